@@ -1,0 +1,26 @@
+// The omniseg executable: MPI up, the command line, MPI down.
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "engine/communicator.hpp"
+#include "engine/errors.hpp"
+#include "engine/mpi_environment.hpp"
+#include "jobs/command_line.hpp"
+
+int main(int argc, char** argv) {
+  omniseg::engine::MpiEnvironment mpi(argc, argv);
+  int exit_code = omniseg::exit_codes::failure;
+  {
+    auto world = omniseg::engine::Communicator::world();
+    try {
+      exit_code = omniseg::jobs::run_command_line(world, argc, argv);
+    } catch (const std::exception& e) {
+      // Last resort: an error outside any agreement point. Peers may be blocked in a collective,
+      // so end the whole job rather than leave it hanging.
+      spdlog::critical("rank {}: unrecoverable error: {}", world.rank(), e.what());
+      world.abort(omniseg::exit_codes::failure);
+    }
+  }
+  return exit_code;
+}
