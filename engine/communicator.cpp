@@ -81,6 +81,21 @@ std::vector<std::uint64_t> displacements(std::span<const std::uint64_t> counts, 
   return displs;
 }
 
+/// Counts and displacements as the C ints MPI's v-collectives take (callers checked they fit).
+struct IntLayout {
+  std::vector<int> counts;
+  std::vector<int> displs;
+};
+
+IntLayout int_layout(std::span<const std::uint64_t> counts, std::span<const std::uint64_t> displs, const Wire& wire) {
+  IntLayout layout{std::vector<int>(counts.size()), std::vector<int>(counts.size())};
+  for (std::size_t r = 0; r < counts.size(); ++r) {
+    layout.counts[r] = as_int(wire.units(counts[r]));
+    layout.displs[r] = as_int(displs[r]);
+  }
+  return layout;
+}
+
 /// Calls `piece(offset_units, count_units)` for consecutive pieces of at most `max_units`.
 template <class Piece>
 void for_each_piece(std::uint64_t total_units, std::uint64_t max_units, Piece&& piece) {
@@ -256,13 +271,9 @@ void Communicator::allgatherv_raw(const void* in, std::uint64_t count, void* out
   std::uint64_t total_units = 0;
   const auto displs = displacements(counts, wire, total_units);
   if (total_units <= limits_.max_elements_per_call) {
-    std::vector<int> int_counts(counts.size()), int_displs(counts.size());
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      int_counts[r] = as_int(wire.units(counts[r]));
-      int_displs[r] = as_int(displs[r]);
-    }
-    check_mpi(MPI_Allgatherv(in, as_int(wire.units(count)), wire.type, out, int_counts.data(),
-                             int_displs.data(), wire.type, handle_->comm),
+    const auto layout = int_layout(counts, displs, wire);
+    check_mpi(MPI_Allgatherv(in, as_int(wire.units(count)), wire.type, out, layout.counts.data(),
+                             layout.displs.data(), wire.type, handle_->comm),
               "MPI_Allgatherv");
     return;
   }
@@ -280,13 +291,9 @@ void Communicator::gatherv_raw(const void* in, std::uint64_t count, void* out,
   std::uint64_t total_units = 0;
   const auto displs = displacements(counts, wire, total_units);
   if (total_units <= limits_.max_elements_per_call) {
-    std::vector<int> int_counts(counts.size()), int_displs(counts.size());
-    for (std::size_t r = 0; r < counts.size(); ++r) {
-      int_counts[r] = as_int(wire.units(counts[r]));
-      int_displs[r] = as_int(displs[r]);
-    }
-    check_mpi(MPI_Gatherv(in, as_int(wire.units(count)), wire.type, out, int_counts.data(),
-                          int_displs.data(), wire.type, root, handle_->comm),
+    const auto layout = int_layout(counts, displs, wire);
+    check_mpi(MPI_Gatherv(in, as_int(wire.units(count)), wire.type, out, layout.counts.data(),
+                          layout.displs.data(), wire.type, root, handle_->comm),
               "MPI_Gatherv");
     return;
   }
@@ -337,15 +344,10 @@ void Communicator::alltoallv_raw(const void* in, std::span<const std::uint64_t> 
   // Each rank sees only its own totals, so the choice of path is agreed.
   const bool large = any_of(send_units > max_units || recv_units > max_units);
   if (!large) {
-    std::vector<int> sc(send_counts.size()), sd(send_counts.size()), rc(recv_counts.size()), rd(recv_counts.size());
-    for (std::size_t r = 0; r < send_counts.size(); ++r) {
-      sc[r] = as_int(wire.units(send_counts[r]));
-      sd[r] = as_int(send_displs[r]);
-      rc[r] = as_int(wire.units(recv_counts[r]));
-      rd[r] = as_int(recv_displs[r]);
-    }
-    check_mpi(MPI_Alltoallv(in, sc.data(), sd.data(), wire.type, out, rc.data(), rd.data(), wire.type,
-                            handle_->comm),
+    const auto send = int_layout(send_counts, send_displs, wire);
+    const auto recv = int_layout(recv_counts, recv_displs, wire);
+    check_mpi(MPI_Alltoallv(in, send.counts.data(), send.displs.data(), wire.type, out, recv.counts.data(),
+                            recv.displs.data(), wire.type, handle_->comm),
               "MPI_Alltoallv");
     return;
   }
