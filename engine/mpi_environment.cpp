@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <cctype>
 #include <stdexcept>
 
 #include "engine/mpi_handle.hpp"
@@ -38,7 +39,11 @@ std::string MpiEnvironment::library_version() {
   int length = 0;
   MPI_Get_library_version(text, &length);
   std::string version(text, static_cast<std::size_t>(length));
+  // The length counts the terminating NUL; keep the first line without trailing blanks.
   if (auto newline = version.find('\n'); newline != std::string::npos) version.resize(newline);
+  while (!version.empty() && (version.back() == '\0' || std::isspace(static_cast<unsigned char>(version.back())))) {
+    version.pop_back();
+  }
   return version;
 }
 
