@@ -2,7 +2,8 @@
 #
 #   omniseg_add_unit_test(NAME <name> SOURCES ... [LIBRARIES ...])
 #     A plain GoogleTest binary, run once, labels `unit`.
-#   omniseg_add_mpi_test(NAME <name> SOURCES ... [LIBRARIES ...] [RANKS 1 2 3 4] [TIMEOUT s] [LABELS ...])
+#   omniseg_add_mpi_test(NAME <name> SOURCES ... [LIBRARIES ...] [RANKS 1 2 3 4] [TIMEOUT s] [LABELS ...]
+#                        [ENVIRONMENT VAR=value ...])
 #     A GoogleTest binary with the MPI-aware main, registered once per rank count as <name>_np<P>
 #     (mpiexec --oversubscribe --bind-to none), labels `unit;mpi`. Never gtest-discovered: discovery
 #     would run it without mpiexec.
@@ -33,7 +34,7 @@ function(omniseg_add_unit_test)
 endfunction()
 
 function(omniseg_add_mpi_test)
-  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;LIBRARIES;RANKS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;LIBRARIES;RANKS;LABELS;ENVIRONMENT" ${ARGN})
   if(NOT ARG_RANKS)
     set(ARG_RANKS ${OMNISEG_TEST_RANKS})
   endif()
@@ -48,7 +49,7 @@ function(omniseg_add_mpi_test)
              COMMAND ${launch} ${MPIEXEC_NUMPROC_FLAG} ${ranks} $<TARGET_FILE:${ARG_NAME}> ${MPIEXEC_POSTFLAGS})
     set_tests_properties(${ARG_NAME}_np${ranks} PROPERTIES
       LABELS "unit;mpi;${ARG_LABELS}"
-      ENVIRONMENT "${OMNISEG_MPI_TEST_ENVIRONMENT}"
+      ENVIRONMENT "${OMNISEG_MPI_TEST_ENVIRONMENT};${ARG_ENVIRONMENT}"
       TIMEOUT ${ARG_TIMEOUT}
       PROCESSORS ${ranks})
   endforeach()

@@ -41,14 +41,20 @@ FailureReport describe(std::exception_ptr failure, int rank) {
   }
 }
 
+/// "0, 3, 7" — at most the first eight, then "...".
 std::string rank_list(const std::vector<int>& ranks) {
+  constexpr std::size_t kShown = 8;
   std::string text;
-  for (int r : ranks) text += (text.empty() ? "" : ", ") + std::to_string(r);
+  for (std::size_t i = 0; i < ranks.size() && i < kShown; ++i) text += (i ? ", " : "") + std::to_string(ranks[i]);
+  if (ranks.size() > kShown) text += ", ...";
   return text;
 }
 
 /// The message every rank ends with; it names the rank the report comes from.
-std::string agreed_message(const FailureReport& report, const std::vector<int>& failed_ranks) {
+std::string agreed_message(const FailureReport& report, const std::vector<int>& failed_ranks, int ranks) {
+  if (ranks > 1 && failed_ranks.size() == static_cast<std::size_t>(ranks)) {
+    return "every rank failed; rank " + std::to_string(report.origin_rank) + ": " + report.message;
+  }
   std::string text = "rank " + std::to_string(report.origin_rank) + " failed: " + report.message;
   if (failed_ranks.size() > 1) {
     text += " (" + std::to_string(failed_ranks.size()) + " ranks failed: " + rank_list(failed_ranks) +
@@ -112,7 +118,7 @@ void agree_on_failure(const Communicator& comm, std::exception_ptr local_failure
   check_mpi(MPI_Bcast(bytes.data(), static_cast<int>(length), MPI_CHAR, reporter, control), "MPI_Bcast");
   const auto report = from_archive<FailureReport>(bytes);
 
-  const std::string message = report.already_agreed ? report.message : agreed_message(report, failed_ranks);
+  const std::string message = report.already_agreed ? report.message : agreed_message(report, failed_ranks, comm.size());
   throw CollectiveError(message, report.exit_code, report.origin_rank, failed_ranks);
 }
 

@@ -11,6 +11,8 @@ packages=(
   # libraries
   libeigen3-dev libboost-serialization-dev libspdlog-dev libgtest-dev libcli11-dev
   libtomlplusplus-dev nlohmann-json3-dev librandom123-dev
+  # tests: Debian's python3 with h5py reads outputs and checks them against ground truth
+  python3 python3-h5py python3-numpy
 )
 
 missing=()

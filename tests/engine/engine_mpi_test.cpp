@@ -66,13 +66,22 @@ TEST(ErrorAgreement, SeveralFailedRanksReportTheLowest) {
   EXPECT_EQ(error.origin_rank(), 0);
   EXPECT_EQ(error.exit_code(), exit_codes::failure);  // a plain std::exception
   EXPECT_TRUE(same_on_all_ranks(error.what()));
-  if (p > 1) {
+  if (p > 2) {
     EXPECT_EQ(error.failed_ranks(), (std::vector<int>{0, p - 1}));
     EXPECT_EQ(std::string(error.what()),
               "rank 0 failed: early failure (2 ranks failed: 0, " + std::to_string(p - 1) + "; showing the lowest)");
+  } else if (p == 2) {
+    EXPECT_EQ(std::string(error.what()), "every rank failed; rank 0: early failure");
   } else {
     EXPECT_EQ(std::string(error.what()), "rank 0 failed: early failure");
   }
+}
+
+TEST(ErrorAgreement, TheSameFailureEverywhereSaysSo) {
+  const auto error = agreed_error([] { throw InputError("--min-support must be positive"); });
+  EXPECT_EQ(error.failed_ranks().size(), static_cast<std::size_t>(world().size()));
+  EXPECT_EQ(std::string(error.what()), world().size() == 1 ? "rank 0 failed: --min-support must be positive"
+                                                           : "every rank failed; rank 0: --min-support must be positive");
 }
 
 TEST(ErrorAgreement, NonStandardExceptionsAreReportedToo) {

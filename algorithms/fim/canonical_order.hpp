@@ -1,0 +1,21 @@
+// algorithms/fim/canonical_order.hpp — sorting itemsets into the canonical order.
+//
+// Owns: the local kernel that puts itemsets in canonical order (by size, then lexicographically),
+// in linear time: itemsets of one size are sorted by a least-significant-digit radix sort whose
+// digits are items coded as dense positions (0 .. universe-1). Pure, single-rank.
+#pragma once
+
+#include <cstdint>
+
+#include "algorithms/fim/itemsets.hpp"
+
+namespace omniseg::fim {
+
+/// Item codes whose numeric order is the order wanted (e.g. positions of item ids in ascending id
+/// order); every code is < `universe`, and every itemset's codes are ascending.
+using ItemPosition = std::uint32_t;
+
+/// `itemsets` in canonical order: by size, then lexicographically by code. Stable.
+ItemsetList<ItemPosition> canonical_sort(const ItemsetList<ItemPosition>& itemsets, ItemPosition universe);
+
+}  // namespace omniseg::fim

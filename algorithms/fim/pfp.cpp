@@ -1,0 +1,385 @@
+#include "algorithms/fim/pfp.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <queue>
+
+#include "algorithms/fim/canonical_order.hpp"
+#include "engine/hash_partition.hpp"
+
+namespace omniseg::fim {
+namespace {
+
+using engine::Communicator;
+using engine::ReduceOp;
+
+struct ItemCount {
+  ItemId item;
+  std::uint64_t count;
+};
+
+/// Sorted by item, one entry per item, counts summed.
+void merge_counts(std::vector<ItemCount>& counts) {
+  std::sort(counts.begin(), counts.end(), [](const ItemCount& a, const ItemCount& b) { return a.item < b.item; });
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (out > 0 && counts[out - 1].item == counts[i].item) {
+      counts[out - 1].count += counts[i].count;
+    } else {
+      counts[out++] = counts[i];
+    }
+  }
+  counts.resize(out);
+}
+
+/// Groups `values` by destination rank: returns the values in rank order and the count per rank.
+template <class T, class OwnerOf>
+std::vector<T> group_by_owner(const std::vector<T>& values, int ranks, OwnerOf owner_of,
+                              std::vector<std::uint64_t>& counts) {
+  counts.assign(static_cast<std::size_t>(ranks), 0);
+  for (const T& v : values) ++counts[static_cast<std::size_t>(owner_of(v))];
+  std::vector<std::uint64_t> next(counts.size(), 0);
+  std::exclusive_scan(counts.begin(), counts.end(), next.begin(), std::uint64_t{0});
+  std::vector<T> grouped(values.size());
+  for (const T& v : values) grouped[next[static_cast<std::size_t>(owner_of(v))]++] = v;
+  return grouped;
+}
+
+/// Global supports of the frequent items, most frequent first (ties: smaller id first): the
+/// frequency order every rank computes identically.
+std::vector<ItemCount> frequent_items(const Communicator& comm, const SetList<ItemId>& transactions,
+                                      std::uint64_t min_support) {
+  std::vector<ItemCount> local;
+  local.reserve(transactions.items.size());
+  for (const ItemId item : transactions.items) local.push_back({item, 1});
+  merge_counts(local);
+  std::vector<std::uint64_t> send_counts;
+  const auto grouped = group_by_owner(local, comm.size(),
+                                      [&](const ItemCount& c) { return engine::owner_of(c.item, comm.size()); },
+                                      send_counts);
+  auto owned = comm.alltoallv(grouped, send_counts).data;
+  merge_counts(owned);
+  std::erase_if(owned, [&](const ItemCount& c) { return c.count < min_support; });
+  auto all = comm.allgatherv(owned).data;
+  std::sort(all.begin(), all.end(), [](const ItemCount& a, const ItemCount& b) {
+    return a.count != b.count ? a.count > b.count : a.item < b.item;
+  });
+  return all;
+}
+
+/// Transactions as ranks in the frequency order, infrequent items dropped, ascending.
+RankedTransactions recode(const SetList<ItemId>& transactions, const std::vector<ItemCount>& order) {
+  std::vector<std::pair<ItemId, ItemRank>> rank_of;  // sorted by item, for binary search
+  rank_of.reserve(order.size());
+  for (std::size_t r = 0; r < order.size(); ++r) rank_of.emplace_back(order[r].item, static_cast<ItemRank>(r));
+  std::sort(rank_of.begin(), rank_of.end());
+  RankedTransactions ranked;
+  ranked.offsets.reserve(transactions.offsets.size());
+  std::vector<ItemRank> ranks;
+  for (std::size_t t = 0; t < transactions.size(); ++t) {
+    ranks.clear();
+    for (const ItemId item : transactions[t]) {
+      const auto found = std::lower_bound(rank_of.begin(), rank_of.end(), std::pair<ItemId, ItemRank>{item, 0});
+      if (found != rank_of.end() && found->first == item) ranks.push_back(found->second);
+    }
+    std::sort(ranks.begin(), ranks.end());
+    ranked.push_back(ranks);
+  }
+  return ranked;
+}
+
+/// Estimated mining cost of each item: the total length of the prefixes that end at it, i.e. the
+/// size of its conditional database. Exact integers, so every rank gets the same plan.
+std::vector<std::uint64_t> prefix_costs(const Communicator& comm, const RankedTransactions& ranked,
+                                        std::size_t items) {
+  std::vector<std::uint64_t> cost(items, 0);
+  for (std::size_t t = 0; t < ranked.size(); ++t) {
+    const auto tx = ranked[t];
+    for (std::size_t position = 0; position < tx.size(); ++position) cost[tx[position]] += position + 1;
+  }
+  comm.allreduce_in_place(cost, ReduceOp::sum);
+  return cost;
+}
+
+/// The work plan: items [group_first[g], group_first[g + 1]) form group g, mined on owner[g].
+struct ShardPlan {
+  std::vector<ItemRank> group_first;
+  std::vector<ItemRank> group_of_item;
+  std::vector<int> owner;
+};
+
+/// Consecutive groups of roughly equal cost, then longest-processing-time-first onto ranks.
+ShardPlan plan_shards(const std::vector<std::uint64_t>& cost, int ranks, int groups_per_rank) {
+  ShardPlan plan;
+  const std::size_t items = cost.size();
+  const std::size_t groups = std::min<std::size_t>(items, static_cast<std::size_t>(ranks) * groups_per_rank);
+  plan.group_first.push_back(0);
+  if (groups == 0) return plan;
+  std::vector<std::uint64_t> running(items + 1, 0);  // running[i]: cost of items [0, i)
+  std::partial_sum(cost.begin(), cost.end(), running.begin() + 1);
+  const std::uint64_t total = running.back();
+  // Group g - 1 ends where the running cost first reaches g / groups of the total; every group
+  // keeps at least one item.
+  for (std::size_t g = 1; g < groups; ++g) {
+    const auto target = static_cast<std::uint64_t>(static_cast<long double>(total) * g / groups);
+    const std::size_t lowest = plan.group_first.back() + 1, highest = items - (groups - g);
+    const auto reached = std::lower_bound(running.begin() + static_cast<std::ptrdiff_t>(lowest),
+                                          running.begin() + static_cast<std::ptrdiff_t>(highest), target);
+    plan.group_first.push_back(static_cast<ItemRank>(reached - running.begin()));
+  }
+  plan.group_first.push_back(static_cast<ItemRank>(items));
+  plan.group_of_item.resize(items);
+  std::vector<std::uint64_t> group_cost(groups);
+  for (std::size_t g = 0; g < groups; ++g) {
+    std::fill(plan.group_of_item.begin() + plan.group_first[g], plan.group_of_item.begin() + plan.group_first[g + 1],
+              static_cast<ItemRank>(g));
+    group_cost[g] = running[plan.group_first[g + 1]] - running[plan.group_first[g]];
+  }
+  // Largest groups first, each to the least loaded rank (ties: lowest group id, lowest rank).
+  std::vector<std::size_t> by_cost(groups);
+  std::iota(by_cost.begin(), by_cost.end(), std::size_t{0});
+  std::stable_sort(by_cost.begin(), by_cost.end(),
+                   [&](std::size_t a, std::size_t b) { return group_cost[a] > group_cost[b]; });
+  using Load = std::pair<std::uint64_t, int>;
+  std::priority_queue<Load, std::vector<Load>, std::greater<>> loads;
+  for (int r = 0; r < ranks; ++r) loads.push({0, r});
+  plan.owner.assign(groups, 0);
+  for (const std::size_t g : by_cost) {
+    const auto [load, rank] = loads.top();
+    loads.pop();
+    plan.owner[g] = rank;
+    loads.push({load + group_cost[g], rank});
+  }
+  return plan;
+}
+
+/// Sends every transaction's group prefixes to the groups' owners; returns the records received,
+/// each [group, length, ranks...].
+std::vector<ItemRank> exchange_shards(const Communicator& comm, const RankedTransactions& ranked,
+                                      const ShardPlan& plan, std::uint64_t& items_sent) {
+  // For each transaction, walking back from its end: the first item seen of each group is that
+  // group's last item, and the prefix up to it is what the group needs.
+  auto for_each_record = [&](auto&& visit) {
+    for (std::size_t t = 0; t < ranked.size(); ++t) {
+      const auto tx = ranked[t];
+      ItemRank last_group = ~ItemRank{0};
+      for (std::size_t end = tx.size(); end > 0; --end) {
+        const ItemRank group = plan.group_of_item[tx[end - 1]];
+        if (group == last_group) continue;
+        last_group = group;
+        visit(group, tx.subspan(0, end));
+      }
+    }
+  };
+  std::vector<std::uint64_t> send_counts(static_cast<std::size_t>(comm.size()), 0);
+  for_each_record([&](ItemRank group, std::span<const ItemRank> prefix) {
+    send_counts[static_cast<std::size_t>(plan.owner[group])] += 2 + prefix.size();
+  });
+  std::vector<std::uint64_t> next(send_counts.size(), 0);
+  std::exclusive_scan(send_counts.begin(), send_counts.end(), next.begin(), std::uint64_t{0});
+  std::vector<ItemRank> send(std::accumulate(send_counts.begin(), send_counts.end(), std::uint64_t{0}));
+  items_sent = 0;
+  for_each_record([&](ItemRank group, std::span<const ItemRank> prefix) {
+    std::uint64_t& at = next[static_cast<std::size_t>(plan.owner[group])];
+    send[at++] = group;
+    send[at++] = static_cast<ItemRank>(prefix.size());
+    std::copy(prefix.begin(), prefix.end(), send.begin() + static_cast<std::ptrdiff_t>(at));
+    at += prefix.size();
+    items_sent += prefix.size();
+  });
+  return comm.alltoallv(send, send_counts).data;
+}
+
+/// Mines every group this rank owns from the records it received.
+ItemsetList<ItemRank> mine_groups(const std::vector<ItemRank>& records, const ShardPlan& plan, int rank,
+                                  const MiningLimits& limits) {
+  const std::size_t groups = plan.owner.size();
+  // Bucket the records by group (records of one group keep their order).
+  std::vector<std::vector<std::size_t>> starts(groups);
+  for (std::size_t at = 0; at < records.size(); at += 2 + records[at + 1]) starts[records[at]].push_back(at);
+  ItemsetList<ItemRank> found;
+  RankedTransactions shard;
+  for (std::size_t g = 0; g < groups; ++g) {
+    if (plan.owner[g] != rank) continue;
+    shard.clear();
+    for (const std::size_t at : starts[g]) {
+      shard.push_back(std::span<const ItemRank>(records.data() + at + 2, records[at + 1]));
+    }
+    fp_growth(shard, limits, {plan.group_first[g], plan.group_first[g + 1] - 1}, found);
+  }
+  return found;
+}
+
+/// The frequent items in ascending id order: canonical order compares these positions.
+struct IdOrder {
+  std::vector<ItemPosition> position_of_rank;
+  std::vector<ItemId> id_of_position;
+};
+
+IdOrder id_order(const std::vector<ItemCount>& order) {
+  IdOrder ids;
+  ids.id_of_position.reserve(order.size());
+  for (const ItemCount& c : order) ids.id_of_position.push_back(c.item);
+  std::sort(ids.id_of_position.begin(), ids.id_of_position.end());
+  ids.position_of_rank.resize(order.size());
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const auto at = std::lower_bound(ids.id_of_position.begin(), ids.id_of_position.end(), order[r].item);
+    ids.position_of_rank[r] = static_cast<ItemPosition>(at - ids.id_of_position.begin());
+  }
+  return ids;
+}
+
+/// Itemsets with items as id positions, each ascending.
+ItemsetList<ItemPosition> to_positions(const ItemsetList<ItemRank>& found, const IdOrder& ids) {
+  ItemsetList<ItemPosition> result;
+  result.sets.items.reserve(found.sets.items.size());
+  result.sets.offsets.reserve(found.size() + 1);
+  result.support.reserve(found.size());
+  std::vector<ItemPosition> items;
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    items.clear();
+    for (const ItemRank r : found.sets[i]) items.push_back(ids.position_of_rank[r]);
+    std::sort(items.begin(), items.end());
+    result.add(items, found.support[i]);
+  }
+  return result;
+}
+
+/// A bucket of the canonical order: all itemsets of one size with one first item.
+struct Bucket {
+  std::uint64_t size;
+  std::uint64_t first;
+  std::uint64_t count;
+  friend bool operator<(const Bucket& a, const Bucket& b) {
+    return a.size != b.size ? a.size < b.size : a.first < b.first;
+  }
+};
+
+/// Moves itemsets so that rank r holds the r-th consecutive block of the canonical order, blocks
+/// of about equal size. `sorted` is this rank's itemsets in canonical order.
+ItemsetList<ItemPosition> redistribute_canonically(const Communicator& comm, const ItemsetList<ItemPosition>& sorted,
+                                                   ItemPosition universe) {
+  std::vector<Bucket> local;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const auto set = sorted.sets[i];
+    if (!local.empty() && local.back().size == set.size() && local.back().first == set.front()) {
+      ++local.back().count;
+    } else {
+      local.push_back({set.size(), set.front(), 1});
+    }
+  }
+  auto global = comm.allgatherv(local).data;
+  std::sort(global.begin(), global.end());
+  std::size_t merged = 0;  // equal buckets from different ranks become one
+  for (std::size_t i = 0; i < global.size(); ++i) {
+    if (merged > 0 && !(global[merged - 1] < global[i])) {
+      global[merged - 1].count += global[i].count;
+    } else {
+      global[merged++] = global[i];
+    }
+  }
+  global.resize(merged);
+  std::uint64_t total = 0;
+  for (const Bucket& b : global) total += b.count;
+  // Bucket b goes to the rank where its first itemset falls in an even split of the total.
+  std::vector<int> bucket_owner(global.size());
+  std::uint64_t before = 0;
+  for (std::size_t b = 0; b < global.size(); ++b) {
+    const auto share = static_cast<long double>(before) * comm.size() / static_cast<long double>(total);
+    bucket_owner[b] = std::min(comm.size() - 1, static_cast<int>(share));
+    before += global[b].count;
+  }
+  // Serialize [size, support, items...] per itemset, in canonical (hence bucket) order.
+  std::vector<std::uint64_t> send_counts(static_cast<std::size_t>(comm.size()), 0);
+  std::vector<std::uint64_t> send;
+  send.reserve(sorted.sets.items.size() + 2 * sorted.size());
+  std::size_t bucket = 0;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const auto set = sorted.sets[i];
+    const Bucket key{set.size(), set.front(), 0};
+    while (global[bucket] < key) ++bucket;
+    send_counts[static_cast<std::size_t>(bucket_owner[bucket])] += 2 + set.size();
+    send.push_back(set.size());
+    send.push_back(sorted.support[i]);
+    send.insert(send.end(), set.begin(), set.end());
+  }
+  const auto received = comm.alltoallv(send, send_counts).data;
+  ItemsetList<ItemPosition> blocks;
+  std::vector<ItemPosition> items;
+  for (std::size_t at = 0; at < received.size(); at += 2 + received[at]) {
+    items.assign(received.begin() + static_cast<std::ptrdiff_t>(at + 2),
+                 received.begin() + static_cast<std::ptrdiff_t>(at + 2 + received[at]));
+    blocks.add(items, received[at + 1]);
+  }
+  return canonical_sort(blocks, universe);  // each source's block is sorted; sort them together
+}
+
+ItemsetList<ItemId> to_item_ids(const ItemsetList<ItemPosition>& itemsets, const IdOrder& ids) {
+  ItemsetList<ItemId> result;
+  result.sets.offsets = itemsets.sets.offsets;
+  result.support = itemsets.support;
+  result.sets.items.reserve(itemsets.sets.items.size());
+  for (const ItemPosition position : itemsets.sets.items) result.sets.items.push_back(ids.id_of_position[position]);
+  return result;
+}
+
+}  // namespace
+
+bool canonical_less(std::span<const ItemId> a, std::span<const ItemId> b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+}
+
+FrequentItemsets mine_frequent_itemsets(const Communicator& comm, const SetList<ItemId>& transactions,
+                                        const PfpOptions& options, engine::PhaseTimers& timers) {
+  FrequentItemsets result;
+  result.transactions = comm.allreduce(static_cast<std::uint64_t>(transactions.size()), ReduceOp::sum);
+
+  std::vector<ItemCount> order;
+  RankedTransactions ranked;
+  ShardPlan plan;
+  {
+    auto phase = timers.phase("fim_item_counts");
+    order = frequent_items(comm, transactions, options.limits.min_support);
+    ranked = recode(transactions, order);
+    plan = plan_shards(prefix_costs(comm, ranked, order.size()), comm.size(), options.groups_per_rank);
+  }
+  result.frequent_items = order.size();
+  result.groups = plan.owner.size();
+
+  std::vector<ItemRank> records;
+  {
+    auto phase = timers.phase("fim_shard_exchange");
+    std::uint64_t sent = 0;
+    records = exchange_shards(comm, ranked, plan, sent);
+    result.shard_items_sent = comm.allreduce(sent, ReduceOp::sum);
+    ranked = {};
+  }
+  ItemsetList<ItemRank> found;
+  {
+    auto phase = timers.phase("fim_mine");
+    found = mine_groups(records, plan, comm.rank(), options.limits);
+    records = {};
+  }
+  {
+    auto phase = timers.phase("fim_canonical_order");
+    const IdOrder ids = id_order(order);
+    const auto universe = static_cast<ItemPosition>(order.size());
+    auto sorted = canonical_sort(to_positions(found, ids), universe);
+    found = {};
+    // One rank already holds the whole list in order.
+    if (comm.size() > 1) sorted = redistribute_canonically(comm, sorted, universe);
+    result.local = to_item_ids(sorted, ids);
+  }
+  std::uint64_t largest = 0;
+  for (std::size_t i = 0; i < result.local.size(); ++i) largest = std::max<std::uint64_t>(largest, result.local.sets[i].size());
+  result.by_size.assign(comm.allreduce(largest, ReduceOp::max), 0);
+  for (std::size_t i = 0; i < result.local.size(); ++i) ++result.by_size[result.local.sets[i].size() - 1];
+  comm.allreduce_in_place(result.by_size, ReduceOp::sum);
+  const auto local_count = static_cast<std::uint64_t>(result.local.size());
+  result.first_index = comm.exclusive_prefix_sum(local_count);
+  result.total = comm.allreduce(local_count, ReduceOp::sum);
+  return result;
+}
+
+}  // namespace omniseg::fim

@@ -1,0 +1,34 @@
+// jobs/fim_command.hpp — `omniseg fim`: frequent itemsets of a FIMI transaction file.
+//
+// Reads the file in parallel (io/fimi_reader.hpp), mines with PFP (algorithms/fim/pfp.hpp), writes
+// OUT.h5 (/fim/offsets, /fim/items, /fim/support in canonical order) and, with --text, OUT.txt
+// ("i1 i2 i3 #SUP: n" per line), and prints one JSON summary line.
+#pragma once
+
+#include <CLI/App.hpp>
+#include <cstdint>
+#include <string>
+
+#include "jobs/command_line.hpp"
+
+namespace omniseg::jobs {
+
+struct FimOptions {
+  std::string input;
+  double min_support = 0;        ///< >= 1: absolute count; in (0, 1): fraction of transactions
+  std::uint32_t max_size = 0;    ///< 0: no limit
+  std::string output;            ///< OUT or OUT.h5; the text goes to OUT.txt
+  bool text = false;
+  int groups_per_rank = 16;
+};
+
+void add_fim_command(CLI::App& app, Selection& selection);
+
+/// Collective.
+void run_fim(const engine::Communicator& comm, const FimOptions& options);
+
+/// The absolute support threshold for `min_support` over `transactions` (see FimOptions); throws
+/// InputError for values <= 0, non-integers >= 1, or thresholds above the transaction count.
+std::uint64_t absolute_min_support(double min_support, std::uint64_t transactions, const std::string& input);
+
+}  // namespace omniseg::jobs
