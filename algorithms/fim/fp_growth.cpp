@@ -13,8 +13,7 @@ using Code = std::uint32_t;    // an item's code inside one (conditional) tree; 
 using NodeId = std::uint32_t;  // node 0 is the root
 constexpr Code kDropped = std::numeric_limits<Code>::max();
 
-/// An FP-tree as flat arrays. Built from lexicographically sorted paths, its nodes are numbered
-/// in depth-first preorder: the tree is a single path exactly when every node's parent is the
+/// An FP-tree as flat arrays. Built level by level, its nodes are numbered in depth-first preorder: the tree is a single path exactly when every node's parent is the
 /// node before it.
 struct FpTree {
   std::vector<Code> item;
@@ -38,45 +37,67 @@ struct FpTree {
 
 /// Scratch for building trees, reused across calls.
 struct BuildBuffers {
-  std::vector<std::uint32_t> order;
-  std::vector<NodeId> stack;
+  std::vector<std::uint32_t> order;  // path indices, regrouped level by level
+  std::vector<std::uint64_t> keys;   // (code << 32 | path index) of one range, sorted
 };
+
+/// Adds the subtree of paths order[begin, end), which share their first `depth` codes and end
+/// below `parent`: groups them by their code at `depth`, one child per code in ascending order,
+/// each child's subtree right after it (so nodes come out in depth-first preorder).
+void build_level(FpTree& tree, const SetList<Code>& paths, std::span<const std::uint64_t> weights,
+                 BuildBuffers& buffers, std::size_t begin, std::size_t end, std::size_t depth, NodeId parent) {
+  auto& order = buffers.order;
+  auto& keys = buffers.keys;
+  if (end - begin == 1) {  // one path left: the rest of it is a chain
+    const auto path = paths[order[begin]];
+    const std::uint64_t weight = weights[order[begin]];
+    for (std::size_t d = depth; d < path.size(); ++d) {
+      tree.item.push_back(path[d]);
+      tree.count.push_back(weight);
+      tree.parent.push_back(parent);
+      parent = static_cast<NodeId>(tree.item.size() - 1);
+    }
+    return;
+  }
+  // Sorting one integer key per path is far cheaper than comparing whole paths; the paths often
+  // arrive in order already (they are read off a tree in preorder).
+  const std::size_t first_key = keys.size();
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto path = paths[order[i]];
+    if (path.size() > depth) keys.push_back(std::uint64_t{path[depth]} << 32 | order[i]);
+  }
+  const std::size_t last_key = keys.size();
+  const auto keys_begin = keys.begin() + static_cast<std::ptrdiff_t>(first_key);
+  if (!std::is_sorted(keys_begin, keys.end())) std::sort(keys_begin, keys.end());
+  // Paths that end at `parent` are done; the others take order[begin, write) in key order.
+  std::size_t write = begin;
+  for (std::size_t k = first_key; k < last_key; ++k) order[write++] = static_cast<std::uint32_t>(keys[k]);
+  keys.resize(first_key);
+  for (std::size_t group = begin; group < write;) {
+    const Code code = paths[order[group]][depth];
+    std::size_t group_end = group;
+    std::uint64_t count = 0;
+    while (group_end < write && paths[order[group_end]][depth] == code) count += weights[order[group_end++]];
+    const auto node = static_cast<NodeId>(tree.item.size());
+    tree.item.push_back(code);
+    tree.count.push_back(count);
+    tree.parent.push_back(parent);
+    build_level(tree, paths, weights, buffers, group, group_end, depth + 1, node);
+    group = group_end;
+  }
+}
 
 /// Builds `tree` over codes [0, codes) from weighted paths, each strictly ascending.
 void build_tree(FpTree& tree, const SetList<Code>& paths, std::span<const std::uint64_t> weights, Code codes,
                 BuildBuffers& buffers) {
-  auto& order = buffers.order;
-  order.resize(paths.size());
-  std::iota(order.begin(), order.end(), 0u);
-  // After sorting, a path shares with any earlier path at most the prefix it shares with the one
-  // just before it: insertion needs only the previous path's nodes, never a child search.
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    const auto pa = paths[a], pb = paths[b];
-    return std::lexicographical_compare(pa.begin(), pa.end(), pb.begin(), pb.end());
-  });
   tree.codes = codes;
   tree.item.assign(1, 0);
   tree.count.assign(1, 0);
   tree.parent.assign(1, 0);
-  auto& stack = buffers.stack;  // stack[d]: node at depth d on the previous path (stack[0] = root)
-  stack.assign(1, 0);
-  std::span<const Code> previous;
-  for (const std::uint32_t index : order) {
-    const auto path = paths[index];
-    const std::uint64_t weight = weights[index];
-    std::size_t common = 0;
-    while (common < previous.size() && common < path.size() && previous[common] == path[common]) ++common;
-    stack.resize(common + 1);
-    for (std::size_t depth = 1; depth <= common; ++depth) tree.count[stack[depth]] += weight;
-    for (std::size_t depth = common; depth < path.size(); ++depth) {
-      const auto node = static_cast<NodeId>(tree.item.size());
-      tree.item.push_back(path[depth]);
-      tree.count.push_back(weight);
-      tree.parent.push_back(stack.back());
-      stack.push_back(node);
-    }
-    previous = path;
-  }
+  buffers.order.resize(paths.size());
+  std::iota(buffers.order.begin(), buffers.order.end(), 0u);
+  buffers.keys.clear();
+  build_level(tree, paths, weights, buffers, 0, paths.size(), 0, 0);
   // Group nodes by code (counting sort keeps them ascending within a code).
   tree.nodes_begin.assign(static_cast<std::size_t>(codes) + 1, 0);
   tree.support.assign(codes, 0);
@@ -86,7 +107,7 @@ void build_tree(FpTree& tree, const SetList<Code>& paths, std::span<const std::u
   }
   std::partial_sum(tree.nodes_begin.begin(), tree.nodes_begin.end(), tree.nodes_begin.begin());
   tree.nodes_by_code.resize(tree.item.size() - 1);
-  std::vector<std::uint32_t>& fill = buffers.order;  // reuse: the sort order is no longer needed
+  std::vector<std::uint32_t>& fill = buffers.order;  // reuse: the path order is no longer needed
   fill.assign(tree.nodes_begin.begin(), tree.nodes_begin.end() - 1);
   for (NodeId node = 1; node < tree.item.size(); ++node) tree.nodes_by_code[fill[tree.item[node]]++] = node;
 }

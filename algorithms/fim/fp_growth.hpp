@@ -1,9 +1,9 @@
 // algorithms/fim/fp_growth.hpp — the local itemset miner: FP-growth on a compact array tree.
 //
 // Owns: mining one set of transactions on one rank. Pure and single-threaded: no communication.
-// The tree is four flat arrays (item, count, parent, and nodes grouped by item), built by
-// inserting lexicographically sorted paths, so no node is ever a separate allocation and no child
-// lookup is needed. Conditional trees reuse per-depth buffers. A tree that is a single path yields
+// The tree is four flat arrays (item, count, parent, and nodes grouped by item), built level by
+// level — paths grouped by their next item with one integer sort per level — so no node is ever a
+// separate allocation and no child lookup is needed. Conditional trees reuse per-depth buffers. A tree that is a single path yields
 // all its subsets directly.
 #pragma once
 

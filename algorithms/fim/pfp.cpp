@@ -49,10 +49,17 @@ std::vector<T> group_by_owner(const std::vector<T>& values, int ranks, OwnerOf o
 /// frequency order every rank computes identically.
 std::vector<ItemCount> frequent_items(const Communicator& comm, const SetList<ItemId>& transactions,
                                       std::uint64_t min_support) {
+  // Sort the ids (8-byte keys sort much faster than pairs), then count runs.
+  std::vector<ItemId> ids(transactions.items);
+  std::sort(ids.begin(), ids.end());
   std::vector<ItemCount> local;
-  local.reserve(transactions.items.size());
-  for (const ItemId item : transactions.items) local.push_back({item, 1});
-  merge_counts(local);
+  for (std::size_t i = 0; i < ids.size();) {
+    std::size_t run = i;
+    while (run < ids.size() && ids[run] == ids[i]) ++run;
+    local.push_back({ids[i], run - i});
+    i = run;
+  }
+  ids = {};
   std::vector<std::uint64_t> send_counts;
   const auto grouped = group_by_owner(local, comm.size(),
                                       [&](const ItemCount& c) { return engine::owner_of(c.item, comm.size()); },
@@ -67,20 +74,47 @@ std::vector<ItemCount> frequent_items(const Communicator& comm, const SetList<It
   return all;
 }
 
+/// Rank of each frequent item id: a direct table when the ids are small, a sorted list otherwise.
+class RankLookup {
+ public:
+  static constexpr ItemRank kNotFrequent = ~ItemRank{0};
+
+  explicit RankLookup(const std::vector<ItemCount>& order) {
+    ItemId largest = 0;
+    for (const ItemCount& c : order) largest = std::max(largest, c.item);
+    // A table costs 4 bytes per possible id: worth it while ids are dense enough.
+    if (!order.empty() && largest < 16 * order.size() + (1u << 20)) {
+      table_.assign(largest + 1, kNotFrequent);
+      for (std::size_t r = 0; r < order.size(); ++r) table_[order[r].item] = static_cast<ItemRank>(r);
+    } else {
+      for (std::size_t r = 0; r < order.size(); ++r) sorted_.emplace_back(order[r].item, static_cast<ItemRank>(r));
+      std::sort(sorted_.begin(), sorted_.end());
+    }
+  }
+
+  [[nodiscard]] ItemRank operator()(ItemId item) const {
+    if (sorted_.empty()) return item < table_.size() ? table_[item] : kNotFrequent;
+    const auto found = std::lower_bound(sorted_.begin(), sorted_.end(), std::pair<ItemId, ItemRank>{item, 0});
+    return found != sorted_.end() && found->first == item ? found->second : kNotFrequent;
+  }
+
+ private:
+  std::vector<ItemRank> table_;
+  std::vector<std::pair<ItemId, ItemRank>> sorted_;
+};
+
 /// Transactions as ranks in the frequency order, infrequent items dropped, ascending.
 RankedTransactions recode(const SetList<ItemId>& transactions, const std::vector<ItemCount>& order) {
-  std::vector<std::pair<ItemId, ItemRank>> rank_of;  // sorted by item, for binary search
-  rank_of.reserve(order.size());
-  for (std::size_t r = 0; r < order.size(); ++r) rank_of.emplace_back(order[r].item, static_cast<ItemRank>(r));
-  std::sort(rank_of.begin(), rank_of.end());
+  const RankLookup rank_of(order);
   RankedTransactions ranked;
   ranked.offsets.reserve(transactions.offsets.size());
+  ranked.items.reserve(transactions.items.size());
   std::vector<ItemRank> ranks;
   for (std::size_t t = 0; t < transactions.size(); ++t) {
     ranks.clear();
     for (const ItemId item : transactions[t]) {
-      const auto found = std::lower_bound(rank_of.begin(), rank_of.end(), std::pair<ItemId, ItemRank>{item, 0});
-      if (found != rank_of.end() && found->first == item) ranks.push_back(found->second);
+      const ItemRank rank = rank_of(item);
+      if (rank != RankLookup::kNotFrequent) ranks.push_back(rank);
     }
     std::sort(ranks.begin(), ranks.end());
     ranked.push_back(ranks);
