@@ -1,9 +1,49 @@
 #!/usr/bin/env bash
 # `make demo`: what omniseg can do so far, on 2 ranks. Today: `omniseg doctor` (MPI, HDF5,
-# collectives, deterministic random numbers, error handling, latency and bandwidth). The
-# segmentation job replaces it here once it exists.
+# collectives, deterministic random numbers, error handling, latency and bandwidth), then
+# frequent itemsets of a real basket data set when the shared data sets are beside the checkout.
+# The segmentation job replaces this once it exists.
 set -euo pipefail
 omniseg=${1:-build/omniseg}
+here=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-echo "== mpiexec -n 2 $omniseg doctor"
-mpiexec -n 2 --oversubscribe --bind-to none "$omniseg" doctor
+mpiexec=(mpiexec -n 2 --oversubscribe --bind-to none)
+
+echo "== ${mpiexec[*]} $omniseg doctor"
+"${mpiexec[@]}" "$omniseg" doctor
+
+baskets=""
+for folder in "$here/../shared/datasets" /work/shared/datasets; do
+  [[ -f "$folder/groceries/groceries.dat" ]] && baskets="$folder/groceries/groceries.dat" && break
+done
+if [[ -z "$baskets" ]]; then
+  echo "(the shared data sets are not beside the checkout: skipping the itemset demo)"
+  exit 0
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+echo
+echo "== ${mpiexec[*]} $omniseg fim --input groceries.dat --min-support 50 --output $out/groceries --text"
+"${mpiexec[@]}" "$omniseg" --log-level warn fim --input "$baskets" --min-support 50 --output "$out/groceries" --text \
+  > "$out/summary.json"
+/usr/bin/python3 - "$out/summary.json" "$out/groceries.txt" "${baskets%.dat}_items.tsv" <<'PY'
+import json, sys
+summary = json.load(open(sys.argv[1]))
+names = {}
+try:
+    for line in open(sys.argv[3]):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) >= 2 and parts[0].isdigit():
+            names[int(parts[0])] = parts[1]
+except OSError:
+    pass
+print(f"{summary['transactions']} baskets, {summary['itemsets']} itemsets with support >= {summary['min_support']} "
+      f"(by size: {summary['by_size']}) in {summary['seconds']:.2f} s on {summary['ranks']} ranks")
+sets = []
+for line in open(sys.argv[2]):
+    items, support = line.rstrip("\n").split(" #SUP: ")
+    sets.append((int(support), [int(i) for i in items.split()]))
+print("largest itemsets bought together most often:")
+for support, items in sorted((s for s in sets if len(s[1]) >= 2), key=lambda s: (-len(s[1]), -s[0]))[:5]:
+    print(f"  {support:5d} baskets: " + " + ".join(names.get(i, str(i)) for i in items))
+PY
