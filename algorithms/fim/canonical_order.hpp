@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "algorithms/fim/itemsets.hpp"
 
@@ -17,5 +18,10 @@ using ItemPosition = std::uint32_t;
 
 /// `itemsets` in canonical order: by size, then lexicographically by code. Stable.
 ItemsetList<ItemPosition> canonical_sort(const ItemsetList<ItemPosition>& itemsets, ItemPosition universe);
+
+/// The same for itemsets of other codes: each item c becomes position_of[c] and each itemset is
+/// sorted ascending on the way (saves a separate copy of a possibly huge list).
+ItemsetList<ItemPosition> canonical_sort(const ItemsetList<std::uint32_t>& itemsets,
+                                         std::span<const ItemPosition> position_of, ItemPosition universe);
 
 }  // namespace omniseg::fim

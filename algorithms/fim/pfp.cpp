@@ -263,22 +263,6 @@ IdOrder id_order(const std::vector<ItemCount>& order) {
   return ids;
 }
 
-/// Itemsets with items as id positions, each ascending.
-ItemsetList<ItemPosition> to_positions(const ItemsetList<ItemRank>& found, const IdOrder& ids) {
-  ItemsetList<ItemPosition> result;
-  result.sets.items.reserve(found.sets.items.size());
-  result.sets.offsets.reserve(found.size() + 1);
-  result.support.reserve(found.size());
-  std::vector<ItemPosition> items;
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    items.clear();
-    for (const ItemRank r : found.sets[i]) items.push_back(ids.position_of_rank[r]);
-    std::sort(items.begin(), items.end());
-    result.add(items, found.support[i]);
-  }
-  return result;
-}
-
 /// A bucket of the canonical order: all itemsets of one size with one first item.
 struct Bucket {
   std::uint64_t size;
@@ -399,7 +383,7 @@ FrequentItemsets mine_frequent_itemsets(const Communicator& comm, const SetList<
     auto phase = timers.phase("fim_canonical_order");
     const IdOrder ids = id_order(order);
     const auto universe = static_cast<ItemPosition>(order.size());
-    auto sorted = canonical_sort(to_positions(found, ids), universe);
+    auto sorted = canonical_sort(found, ids.position_of_rank, universe);
     found = {};
     // One rank already holds the whole list in order.
     if (comm.size() > 1) sorted = redistribute_canonically(comm, sorted, universe);
