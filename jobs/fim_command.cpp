@@ -1,6 +1,7 @@
 #include "jobs/fim_command.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "algorithms/fim/pfp.hpp"
+#include "algorithms/fim/closed_maximal.hpp"
+#include "algorithms/rules/association_rules.hpp"
 #include "engine/errors.hpp"
 #include "engine/phase_timers.hpp"
 #include "engine/resources.hpp"
@@ -21,16 +24,91 @@
 namespace omniseg::jobs {
 namespace {
 
+constexpr std::string_view rules_csv_header =
+    "antecedent,consequent,support_count,support,confidence,lift,leverage";
+
 struct OutputPaths {
   std::string hdf5;
   std::string text;
+  std::string rules_csv;
 };
 
-/// OUT.h5 stays as given; OUT becomes OUT.h5. The text file is the same name ending in .txt.
+/// OUT.h5 stays as given; OUT becomes OUT.h5. The text file is the same name ending in .txt, the
+/// rules CSV the same name ending in _rules.csv.
 OutputPaths output_paths(const std::string& output) {
   const bool has_suffix = output.size() > 3 && output.ends_with(".h5");
   const std::string stem = has_suffix ? output.substr(0, output.size() - 3) : output;
-  return {stem + ".h5", stem + ".txt"};
+  return {stem + ".h5", stem + ".txt", stem + "_rules.csv"};
+}
+
+/// The rule options of the command line, checked with messages that name the options; nullopt
+/// without --rules.
+std::optional<rules::RuleOptions> rule_options(const FimOptions& options) {
+  if (!options.rules) {
+    if (options.min_confidence || options.min_lift != 0 || options.top != 0) {
+      throw InputError("--min-confidence, --min-lift and --top only apply with --rules");
+    }
+    return std::nullopt;
+  }
+  if (!options.min_confidence) throw InputError("--rules needs --min-confidence C (a fraction, 0 < C <= 1)");
+  const double confidence = *options.min_confidence;
+  if (!(confidence > 0 && confidence <= 1)) {
+    throw InputError(fmt::format("--min-confidence must lie in (0, 1], got {}", confidence));
+  }
+  if (!(options.min_lift >= 0) || !std::isfinite(options.min_lift)) {
+    throw InputError(
+        fmt::format("--min-lift must be a finite number >= 0 (0: no lift filter), got {}", options.min_lift));
+  }
+  if (options.top < 0) {
+    throw InputError(fmt::format("--top must be >= 0 (0: all rules), got {}", options.top));
+  }
+  return rules::RuleOptions{.min_confidence = confidence, .min_lift = options.min_lift,
+                            .top = static_cast<std::uint64_t>(options.top)};
+}
+
+/// Global CSR offsets of this rank's block of a list sharded in rank order: the local offsets
+/// shifted by the items before this rank; the last rank also writes the end, so the dataset has
+/// sets + 1 entries (just [0] for an empty list).
+template <class T>
+std::vector<std::uint64_t> global_offsets(const engine::Communicator& comm, const fim::SetList<T>& local) {
+  const std::uint64_t items_before = comm.exclusive_prefix_sum(local.items.size());
+  std::vector<std::uint64_t> offsets(local.offsets.begin(), local.offsets.end() - 1);
+  if (comm.rank() == comm.size() - 1) offsets.push_back(local.offsets.back());
+  for (auto& offset : offsets) offset += items_before;
+  return offsets;
+}
+
+/// The CSV lines of the local rules (rank 0 adds the header): items space-separated inside a field,
+/// metrics in the shortest form that reads back as the same double.
+std::string format_rules(const engine::Communicator& comm, const rules::AssociationRules& found) {
+  fmt::memory_buffer text;
+  if (comm.is_root()) fmt::format_to(std::back_inserter(text), "{}\n", rules_csv_header);
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    fmt::format_to(std::back_inserter(text), "{},{},{},{},{},{},{}\n", fmt::join(found.antecedents[i], " "),
+                   fmt::join(found.consequents[i], " "), found.support_count[i], found.support[i],
+                   found.confidence[i], found.lift[i], found.leverage[i]);
+  }
+  return fmt::to_string(text);
+}
+
+/// The /rules group: CSR antecedents and consequents plus one column per metric, in canonical order.
+void write_rules(io::File& file, const engine::Communicator& comm, const rules::AssociationRules& found,
+                 const rules::RuleOptions& options) {
+  file.write_vector_rows("/rules/antecedent_offsets", global_offsets(comm, found.antecedents));
+  file.write_vector_rows("/rules/antecedent_items", found.antecedents.items);
+  file.write_vector_rows("/rules/consequent_offsets", global_offsets(comm, found.consequents));
+  file.write_vector_rows("/rules/consequent_items", found.consequents.items);
+  file.write_vector_rows("/rules/support_count", found.support_count);
+  file.write_vector_rows("/rules/support", found.support);
+  file.write_vector_rows("/rules/confidence", found.confidence);
+  file.write_vector_rows("/rules/lift", found.lift);
+  file.write_vector_rows("/rules/leverage", found.leverage);
+  file.write_double_attribute("/rules", "min_confidence", options.min_confidence);
+  file.write_double_attribute("/rules", "min_lift", options.min_lift);
+  file.write_int_attribute("/rules", "top", static_cast<std::int64_t>(options.top));
+  file.write_int_attribute("/rules", "rules", static_cast<std::int64_t>(found.total));
+  file.write_string_attribute(
+      "/rules", "order", "by antecedent (size, then item ids), then by consequent (size, then item ids)");
 }
 
 /// "1 5 9 #SUP: 12\n" for each local itemset.
@@ -44,14 +122,10 @@ std::string format_itemsets(const fim::ItemsetList<fim::ItemId>& itemsets) {
 }
 
 void write_hdf5(const engine::Communicator& comm, const std::string& path, const fim::FrequentItemsets& mined,
-                const FimOptions& options, std::uint64_t min_support) {
-  // Offsets are global: shift the local CSR offsets by the items before this rank; the last rank
-  // also writes the end, so the dataset has itemsets + 1 entries.
+                const FimOptions& options, std::uint64_t min_support, const rules::AssociationRules* found,
+                const std::optional<rules::RuleOptions>& rule_settings) {
   const auto& local = mined.local.sets;
-  const std::uint64_t items_before = comm.exclusive_prefix_sum(local.items.size());
-  std::vector<std::uint64_t> offsets(local.offsets.begin(), local.offsets.end() - 1);
-  if (comm.rank() == comm.size() - 1) offsets.push_back(local.offsets.back());
-  for (auto& offset : offsets) offset += items_before;
+  const auto offsets = global_offsets(comm, local);
   io::write_file_atomically(comm, path, [&](io::File& file) {
     file.write_vector_rows("/fim/offsets", offsets);
     file.write_vector_rows("/fim/items", local.items);
@@ -62,8 +136,10 @@ void write_hdf5(const engine::Communicator& comm, const std::string& path, const
     file.write_int_attribute("/fim", "transactions", static_cast<std::int64_t>(mined.transactions));
     file.write_int_attribute("/fim", "itemsets", static_cast<std::int64_t>(mined.total));
     file.write_string_attribute("/fim", "order", "by size, then lexicographic by item id");
+    file.write_string_attribute("/fim", "kind", options.closed ? "closed" : options.maximal ? "maximal" : "all");
     file.write_string_attribute("/fim", "input", options.input);
     file.write_string_attribute("/", "omniseg_version", version_line());
+    if (found) write_rules(file, comm, *found, *rule_settings);
   });
 }
 
@@ -104,11 +180,31 @@ void add_fim_command(CLI::App& app, Selection& selection) {
                   "Minimum support: a transaction count (>= 1) or a fraction of transactions (0 < S < 1)")
       ->required();
   fim->add_option("--max-size", options->max_size, "Largest itemset size reported (0: no limit)")->capture_default_str();
-  fim->add_option("--output", options->output, "Output name: writes OUT.h5 (and OUT.txt with --text)")->required();
+  fim->add_option("--output", options->output,
+                  "Output name: writes OUT.h5 (and OUT.txt with --text, OUT_rules.csv with --rules)")
+      ->required();
   fim->add_flag("--text", options->text, "Also write OUT.txt, one itemset per line: 'i1 i2 i3 #SUP: n'");
   fim->add_option("--groups-per-rank", options->groups_per_rank, "PFP item groups per rank (load balance)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  auto* closed = fim->add_flag("--closed", options->closed,
+                               "Only closed itemsets: no proper superset has the same support");
+  auto* maximal = fim->add_flag("--maximal", options->maximal, "Only maximal itemsets: no proper superset is frequent")
+                      ->excludes(closed);
+  fim->add_flag("--rules", options->rules,
+                "Also write association rules X -> Y to OUT.h5 (/rules) and OUT_rules.csv; "
+                "needs --min-confidence (rules come from all frequent itemsets: not with --closed/--maximal)")
+      ->excludes(closed)
+      ->excludes(maximal);
+  fim->add_option_function<double>(
+      "--min-confidence", [options](const double& value) { options->min_confidence = value; },
+      "With --rules: keep rules with confidence sup(X u Y) / sup(X) >= C (0 < C <= 1)");
+  fim->add_option("--min-lift", options->min_lift,
+                  "With --rules: keep rules with lift >= X (0: no lift filter)")
+      ->capture_default_str();
+  fim->add_option("--top", options->top,
+                  "With --rules: keep only the N rules of highest lift, ties in canonical order (0: all)")
+      ->capture_default_str();
   fim->callback([&selection, options] {
     selection.run = [options](const engine::Communicator& comm, const GlobalOptions&) { run_fim(comm, *options); };
   });
@@ -116,6 +212,7 @@ void add_fim_command(CLI::App& app, Selection& selection) {
 
 void run_fim(const engine::Communicator& comm, const FimOptions& options) {
   const double start = now_s();
+  const auto rule_settings = rule_options(options);  // bad options fail before any work
   engine::PhaseTimers timers(comm);
   io::TransactionShard shard;
   {
@@ -127,21 +224,40 @@ void run_fim(const engine::Communicator& comm, const FimOptions& options) {
                shard.global_item_occurrences, options.input, min_support);
 
   fim::SetList<fim::ItemId> transactions{std::move(shard.local.offsets), std::move(shard.local.items)};
-  const fim::PfpOptions pfp{.limits = {.min_support = min_support, .max_size = options.max_size},
+  // Exact closed or maximal sets of size <= L need the frequent sets of size L + 1.
+  const bool condensed = options.closed || options.maximal;
+  const std::uint32_t mined_max_size = condensed && options.max_size != 0 ? options.max_size + 1 : options.max_size;
+  const fim::PfpOptions pfp{.limits = {.min_support = min_support, .max_size = mined_max_size},
                             .groups_per_rank = options.groups_per_rank};
-  const auto mined = fim::mine_frequent_itemsets(comm, transactions, pfp, timers);
+  auto mined = fim::mine_frequent_itemsets(comm, transactions, pfp, timers);
   spdlog::info("fim: {} frequent items in {} groups; {} itemsets", mined.frequent_items, mined.groups, mined.total);
+  if (condensed) {
+    const auto kind = options.closed ? fim::CondensedKind::closed : fim::CondensedKind::maximal;
+    mined = fim::keep_closed_or_maximal(comm, mined, {.kind = kind, .max_size = options.max_size}, timers);
+    spdlog::info("fim: {} {} itemsets", mined.total, options.closed ? "closed" : "maximal");
+  }
+
+  std::optional<rules::AssociationRules> found;
+  if (rule_settings) {
+    found = rules::generate_rules(comm, mined, *rule_settings, timers);
+    spdlog::info("fim: {} rules (confidence >= {}, lift >= {}, top {}) from {} candidate splits, {} with "
+                 "enough confidence, in {} lookup rounds",
+                 found->total, rule_settings->min_confidence, rule_settings->min_lift, rule_settings->top,
+                 found->candidates, found->confident, found->lookup_rounds);
+  }
 
   const auto paths = output_paths(options.output);
   {
     auto phase = timers.phase("write");
-    write_hdf5(comm, paths.hdf5, mined, options, min_support);
+    write_hdf5(comm, paths.hdf5, mined, options, min_support, found ? &*found : nullptr, rule_settings);
     if (options.text) io::write_ordered_text(comm, paths.text, format_itemsets(mined.local));
+    if (found) io::write_ordered_text(comm, paths.rules_csv, format_rules(comm, *found));
   }
   const auto phases = timers.reduce();
   const double seconds = comm.allreduce(now_s() - start, engine::ReduceOp::max);
   const std::uint64_t peak_bytes = comm.allreduce(engine::peak_resident_bytes(), engine::ReduceOp::max);
-  spdlog::info("fim: wrote {}{}; phase times across ranks:\n{}", paths.hdf5, options.text ? " and " + paths.text : "",
+  spdlog::info("fim: wrote {}{}{}; phase times across ranks:\n{}", paths.hdf5,
+               options.text ? " and " + paths.text : "", found ? " and " + paths.rules_csv : "",
                engine::format_table(phases));
   if (comm.is_root()) {
     const nlohmann::json summary = {
@@ -153,7 +269,8 @@ void run_fim(const engine::Communicator& comm, const FimOptions& options) {
         {"frequent_items", mined.frequent_items},
         {"itemsets", mined.total},
         {"by_size", mined.by_size},
-        {"rules", 0},
+        {"rules", found ? found->total : 0},
+        {"kind", options.closed ? "closed" : options.maximal ? "maximal" : "all"},
         {"groups", mined.groups},
         {"shard_items_sent", mined.shard_items_sent},
         {"output", paths.hdf5},

@@ -29,6 +29,19 @@ def brute_force(transactions, min_support, max_size=0):
     return found
 
 
+def condensed(frequent, kind):
+    """The closed (no proper superset with the same support) or maximal (no frequent proper
+    superset) itemsets among `frequent`, by the definition."""
+    keep = {}
+    for items, support in frequent.items():
+        supersets = [s for t, s in frequent.items() if len(t) > len(items) and set(items) < set(t)]
+        if kind == "closed" and all(s != support for s in supersets):
+            keep[items] = support
+        if kind == "maximal" and not supersets:
+            keep[items] = support
+    return keep
+
+
 class Runner:
     def __init__(self, args, work):
         self.args, self.work, self.failures = args, work, 0
@@ -55,7 +68,11 @@ class Runner:
             return
         summary = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][0])
         max_size = int(options[options.index("--max-size") + 1]) if "--max-size" in options else 0
-        expected = brute_force(transactions, summary["min_support"], max_size)
+        kind = "closed" if "--closed" in options else "maximal" if "--maximal" in options else None
+        # Closed/maximal up to size L are decided with the supersets of any size.
+        expected = brute_force(transactions, summary["min_support"], 0 if kind else max_size)
+        if kind:
+            expected = {t: s for t, s in condensed(expected, kind).items() if not max_size or len(t) <= max_size}
         got = {}
         for line in open(out + ".txt"):
             items, support = line.rstrip("\n").split(" #SUP: ")
@@ -90,6 +107,10 @@ def main():
         r.expect_result("clean.dat", text, clean, 2)
         r.expect_result("fraction.dat", text, clean, 0.5)
         r.expect_result("max_size.dat", text, clean, 2, "--max-size", "2")
+        r.expect_result("closed.dat", text, clean, 2, "--closed")
+        r.expect_result("maximal.dat", text, clean, 1, "--maximal")
+        r.expect_result("closed_max_size.dat", text, clean, 1, "--closed", "--max-size", "2")
+        r.expect_result("maximal_max_size.dat", text, clean, 2, "--maximal", "--max-size", "2")
         r.expect_result("crlf_no_final_newline.dat", text.replace(b"\n", b"\r\n")[:-2], clean, 2)
         r.expect_result("bom_tabs_spaces.dat", b"\xef\xbb\xbf1\t2  3 \n 2 3\n1 3 5\n2 3 5\n1 2 3 5\n5\n", clean, 2)
         r.expect_result("duplicates.dat", b"1 1 2 3 3\n2 3 2\n1 3 5\n2 3 5\n1 2 3 5\n5 5\n", clean, 2)
