@@ -3,7 +3,6 @@
 (checked against a brute-force miner written here), and bad input that must give a clear error
 (exit code 3, a message naming the file and line) on every rank count."""
 import argparse
-import itertools
 import json
 import os
 import subprocess
@@ -12,21 +11,7 @@ import tempfile
 
 import h5py
 
-
-def brute_force(transactions, min_support, max_size=0):
-    """{itemset tuple: support} for every frequent itemset of at most max_size items (0: any)."""
-    items = sorted(set().union(*transactions)) if transactions else []
-    found = {}
-    for size in range(1, (max_size or len(items)) + 1):
-        any_frequent = False
-        for candidate in itertools.combinations(items, size):
-            support = sum(1 for t in transactions if set(candidate) <= t)
-            if support >= min_support:
-                found[candidate] = support
-                any_frequent = True
-        if not any_frequent:
-            break
-    return found
+from brute_force import frequent_itemsets
 
 
 def condensed(frequent, kind):
@@ -70,7 +55,7 @@ class Runner:
         max_size = int(options[options.index("--max-size") + 1]) if "--max-size" in options else 0
         kind = "closed" if "--closed" in options else "maximal" if "--maximal" in options else None
         # Closed/maximal up to size L are decided with the supersets of any size.
-        expected = brute_force(transactions, summary["min_support"], 0 if kind else max_size)
+        expected = frequent_itemsets(transactions, summary["min_support"], 0 if kind else max_size)
         if kind:
             expected = {t: s for t, s in condensed(expected, kind).items() if not max_size or len(t) <= max_size}
         got = {}

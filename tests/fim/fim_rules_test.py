@@ -16,25 +16,11 @@ import tempfile
 
 import h5py
 
+from brute_force import frequent_itemsets
+
 HEADER = ["antecedent", "consequent", "support_count", "support", "confidence", "lift", "leverage"]
 DATASETS = ["antecedent_offsets", "antecedent_items", "consequent_offsets", "consequent_items",
             "support_count", "support", "confidence", "lift", "leverage"]
-
-
-def brute_force_itemsets(transactions, min_support):
-    """{itemset tuple: support} for every frequent itemset."""
-    items = sorted(set().union(*transactions)) if transactions else []
-    found = {}
-    for size in range(1, len(items) + 1):
-        any_frequent = False
-        for candidate in itertools.combinations(items, size):
-            support = sum(1 for t in transactions if set(candidate) <= t)
-            if support >= min_support:
-                found[candidate] = support
-                any_frequent = True
-        if not any_frequent:
-            break
-    return found
 
 
 def canonical_key(rule):
@@ -188,7 +174,7 @@ def main():
                 return rule_options[rule_options.index(option) + 1] if option in rule_options else default
 
             def expected(h5, summary):
-                itemsets = brute_force_itemsets(transactions, summary["min_support"])
+                itemsets = frequent_itemsets(transactions, summary["min_support"])
                 return brute_force_rules(itemsets, len(transactions), float(value("--min-confidence", None)),
                                          float(value("--min-lift", 0)), int(value("--top", 0)))
             r.expect_rules(name, path, min_support, expected, *rule_options)
