@@ -55,12 +55,15 @@ def main():
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--heavy", action="store_true", help="also the three heavy cases")
+    parser.add_argument("--heavy-only", action="store_true", help="only the three heavy cases")
     parser.add_argument("--only", help="only data sets whose file name contains this")
     args = parser.parse_args()
     os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
     os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     cases = ground_truth_cases(os.path.join(args.datasets, "GROUND_TRUTH.md"))
-    if args.heavy:
+    if args.heavy_only:
+        cases = list(HEAVY)
+    elif args.heavy:
         cases += HEAVY
     if args.only:
         cases = [c for c in cases if args.only in c[0]]

@@ -273,17 +273,29 @@ struct Bucket {
   }
 };
 
-/// Moves itemsets so that rank r holds the r-th consecutive block of the canonical order, blocks
-/// of about equal size. `sorted` is this rank's itemsets in canonical order.
-ItemsetList<ItemPosition> redistribute_canonically(const Communicator& comm, const ItemsetList<ItemPosition>& sorted,
-                                                   ItemPosition universe) {
+/// Puts the itemsets of all ranks in canonical order, rank r holding the r-th consecutive block
+/// (blocks of about equal size). `found` is this rank's itemsets in any order, items as ranks; each
+/// itemset is sent once to the rank that owns its (size, first item) bucket and sorted only there.
+ItemsetList<ItemPosition> redistribute_canonically(const Communicator& comm, const ItemsetList<ItemRank>& found,
+                                                   std::span<const ItemPosition> position_of, ItemPosition universe) {
+  // Each itemset's bucket key: size in the high half, first (smallest) position in the low half.
+  std::vector<std::uint64_t> keys(found.size());
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    const auto set = found.sets[i];
+    ItemPosition first = universe;
+    for (const ItemRank r : set) first = std::min(first, position_of[r]);
+    keys[i] = std::uint64_t{set.size()} << 32 | first;
+  }
   std::vector<Bucket> local;
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    const auto set = sorted.sets[i];
-    if (!local.empty() && local.back().size == set.size() && local.back().first == set.front()) {
-      ++local.back().count;
-    } else {
-      local.push_back({set.size(), set.front(), 1});
+  {
+    std::vector<std::uint64_t> sorted_keys(keys);
+    std::sort(sorted_keys.begin(), sorted_keys.end());
+    for (const std::uint64_t key : sorted_keys) {
+      if (!local.empty() && (local.back().size << 32 | local.back().first) == key) {
+        ++local.back().count;
+      } else {
+        local.push_back({key >> 32, key & 0xffffffffULL, 1});
+      }
     }
   }
   auto global = comm.allgatherv(local).data;
@@ -307,29 +319,49 @@ ItemsetList<ItemPosition> redistribute_canonically(const Communicator& comm, con
     bucket_owner[b] = std::min(comm.size() - 1, static_cast<int>(share));
     before += global[b].count;
   }
-  // Serialize [size, support, items...] per itemset, in canonical (hence bucket) order.
+  const auto owner_of_itemset = [&](std::size_t i) {
+    const Bucket key{keys[i] >> 32, keys[i] & 0xffffffffULL, 0};
+    return bucket_owner[static_cast<std::size_t>(std::lower_bound(global.begin(), global.end(), key) - global.begin())];
+  };
+  // Serialize [size, support low, support high, positions...] per itemset as 32-bit words,
+  // grouped by destination: the list may be most of the memory, so halve what travels.
+  constexpr std::size_t kHeader = 3;
   std::vector<std::uint64_t> send_counts(static_cast<std::size_t>(comm.size()), 0);
-  std::vector<std::uint64_t> send;
-  send.reserve(sorted.sets.items.size() + 2 * sorted.size());
-  std::size_t bucket = 0;
-  for (std::size_t i = 0; i < sorted.size(); ++i) {
-    const auto set = sorted.sets[i];
-    const Bucket key{set.size(), set.front(), 0};
-    while (global[bucket] < key) ++bucket;
-    send_counts[static_cast<std::size_t>(bucket_owner[bucket])] += 2 + set.size();
-    send.push_back(set.size());
-    send.push_back(sorted.support[i]);
-    send.insert(send.end(), set.begin(), set.end());
+  std::vector<int> destination(found.size());
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    destination[i] = owner_of_itemset(i);
+    send_counts[static_cast<std::size_t>(destination[i])] += kHeader + found.sets[i].size();
   }
+  keys = {};
+  std::vector<std::uint64_t> next(send_counts.size(), 0);
+  std::exclusive_scan(send_counts.begin(), send_counts.end(), next.begin(), std::uint64_t{0});
+  std::vector<std::uint32_t> send(found.sets.items.size() + kHeader * found.size());
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    std::uint64_t& at = next[static_cast<std::size_t>(destination[i])];
+    const auto set = found.sets[i];
+    send[at++] = static_cast<std::uint32_t>(set.size());
+    send[at++] = static_cast<std::uint32_t>(found.support[i]);
+    send[at++] = static_cast<std::uint32_t>(found.support[i] >> 32);
+    for (const ItemRank r : set) send[at++] = position_of[r];
+  }
+  destination = {};
   const auto received = comm.alltoallv(send, send_counts).data;
-  ItemsetList<ItemPosition> blocks;
-  std::vector<ItemPosition> items;
-  for (std::size_t at = 0; at < received.size(); at += 2 + received[at]) {
-    items.assign(received.begin() + static_cast<std::ptrdiff_t>(at + 2),
-                 received.begin() + static_cast<std::ptrdiff_t>(at + 2 + received[at]));
-    blocks.add(items, received[at + 1]);
+  send = {};
+  ItemsetList<ItemPosition> gathered;
+  std::size_t itemsets = 0;
+  for (std::size_t at = 0; at < received.size(); at += kHeader + received[at]) ++itemsets;
+  gathered.sets.items.reserve(received.size() - kHeader * itemsets);
+  gathered.sets.offsets.reserve(itemsets + 1);
+  gathered.support.reserve(itemsets);
+  for (std::size_t at = 0; at < received.size(); at += kHeader + received[at]) {
+    const auto first = received.begin() + static_cast<std::ptrdiff_t>(at + kHeader);
+    const std::size_t begin = gathered.sets.items.size();
+    gathered.sets.items.insert(gathered.sets.items.end(), first, first + received[at]);
+    std::sort(gathered.sets.items.begin() + static_cast<std::ptrdiff_t>(begin), gathered.sets.items.end());
+    gathered.sets.offsets.push_back(gathered.sets.items.size());
+    gathered.support.push_back(std::uint64_t{received[at + 1]} | std::uint64_t{received[at + 2]} << 32);
   }
-  return canonical_sort(blocks, universe);  // each source's block is sorted; sort them together
+  return canonical_sort(gathered, universe);
 }
 
 ItemsetList<ItemId> to_item_ids(const ItemsetList<ItemPosition>& itemsets, const IdOrder& ids) {
@@ -383,10 +415,11 @@ FrequentItemsets mine_frequent_itemsets(const Communicator& comm, const SetList<
     auto phase = timers.phase("fim_canonical_order");
     const IdOrder ids = id_order(order);
     const auto universe = static_cast<ItemPosition>(order.size());
-    auto sorted = canonical_sort(found, ids.position_of_rank, universe);
+    // One rank sorts its list in place of a redistribution; several send each itemset to its
+    // bucket's owner first and sort there, so every itemset is sorted exactly once.
+    auto sorted = comm.size() == 1 ? canonical_sort(found, ids.position_of_rank, universe)
+                                   : redistribute_canonically(comm, found, ids.position_of_rank, universe);
     found = {};
-    // One rank already holds the whole list in order.
-    if (comm.size() > 1) sorted = redistribute_canonically(comm, sorted, universe);
     result.local = to_item_ids(sorted, ids);
   }
   std::uint64_t largest = 0;
