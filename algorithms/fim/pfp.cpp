@@ -32,19 +32,6 @@ void merge_counts(std::vector<ItemCount>& counts) {
   counts.resize(out);
 }
 
-/// Groups `values` by destination rank: returns the values in rank order and the count per rank.
-template <class T, class OwnerOf>
-std::vector<T> group_by_owner(const std::vector<T>& values, int ranks, OwnerOf owner_of,
-                              std::vector<std::uint64_t>& counts) {
-  counts.assign(static_cast<std::size_t>(ranks), 0);
-  for (const T& v : values) ++counts[static_cast<std::size_t>(owner_of(v))];
-  std::vector<std::uint64_t> next(counts.size(), 0);
-  std::exclusive_scan(counts.begin(), counts.end(), next.begin(), std::uint64_t{0});
-  std::vector<T> grouped(values.size());
-  for (const T& v : values) grouped[next[static_cast<std::size_t>(owner_of(v))]++] = v;
-  return grouped;
-}
-
 /// Global supports of the frequent items, most frequent first (ties: smaller id first): the
 /// frequency order every rank computes identically.
 std::vector<ItemCount> frequent_items(const Communicator& comm, const SetList<ItemId>& transactions,
@@ -60,11 +47,12 @@ std::vector<ItemCount> frequent_items(const Communicator& comm, const SetList<It
     i = run;
   }
   ids = {};
-  std::vector<std::uint64_t> send_counts;
-  const auto grouped = group_by_owner(local, comm.size(),
-                                      [&](const ItemCount& c) { return engine::owner_of(c.item, comm.size()); },
-                                      send_counts);
-  auto owned = comm.alltoallv(grouped, send_counts).data;
+  const auto groups = engine::group_by_destination(
+      local.size(), comm.size(), [&](std::uint64_t i) { return engine::owner_of(local[i].item, comm.size()); });
+  std::vector<ItemCount> grouped;
+  grouped.reserve(local.size());
+  for (const std::uint64_t i : groups.order) grouped.push_back(local[i]);
+  auto owned = comm.alltoallv(grouped, groups.record_counts).data;
   merge_counts(owned);
   std::erase_if(owned, [&](const ItemCount& c) { return c.count < min_support; });
   auto all = comm.allgatherv(owned).data;

@@ -56,47 +56,20 @@ RuleMetrics metrics_of(const RuleRecord& rule, std::uint64_t transactions) {
                        .transactions = transactions});
 }
 
-/// Records grouped by owner rank: `order` lists the record ids owner by owner (ids ascending within
-/// an owner).
-struct OwnerGroups {
-  std::vector<int> owner;  ///< per record
-  std::vector<std::uint64_t> order;
-  std::vector<std::uint64_t> record_counts;  ///< per owner
-};
-
-template <class OwnerOf>
-OwnerGroups group_by_owner(std::uint64_t records, int ranks, OwnerOf owner_of) {
-  OwnerGroups groups;
-  groups.record_counts.assign(static_cast<std::size_t>(ranks), 0);
-  groups.owner.resize(records);
-  for (std::uint64_t id = 0; id < records; ++id) {
-    groups.owner[id] = owner_of(id);
-    ++groups.record_counts[static_cast<std::size_t>(groups.owner[id])];
-  }
-  std::vector<std::uint64_t> next(groups.record_counts.size(), 0);
-  std::exclusive_scan(groups.record_counts.begin(), groups.record_counts.end(), next.begin(),
-                      std::uint64_t{0});
-  groups.order.resize(records);
-  for (std::uint64_t id = 0; id < records; ++id) {
-    groups.order[next[static_cast<std::size_t>(groups.owner[id])]++] = id;
-  }
-  return groups;
-}
-
 /// Collective. Sends every local itemset, with its support and canonical index, to the rank that
 /// owns the hash of its items.
 SupportDirectory build_directory(const Communicator& comm, const FrequentItemsets& itemsets) {
   const auto& local = itemsets.local;
   std::vector<std::uint64_t> hashes(local.size());
   for (std::size_t i = 0; i < local.size(); ++i) hashes[i] = itemset_hash(local.sets[i]);
-  const auto groups = group_by_owner(
+  const auto groups = engine::group_by_destination(
       local.size(), comm.size(), [&](std::uint64_t i) { return engine::owner_of(hashes[i], comm.size()); });
   // Records [size, support, index, items...], owner by owner.
   std::vector<std::uint64_t> send, send_counts(groups.record_counts.size(), 0);
   send.reserve(local.sets.items.size() + 3 * local.size());
   for (const std::uint64_t i : groups.order) {
     const auto set = local.sets[i];
-    send_counts[static_cast<std::size_t>(groups.owner[i])] += 3 + set.size();
+    send_counts[static_cast<std::size_t>(groups.destination[i])] += 3 + set.size();
     send.push_back(set.size());
     send.push_back(local.support[i]);
     send.push_back(itemsets.first_index + i);
@@ -116,13 +89,13 @@ SupportDirectory build_directory(const Communicator& comm, const FrequentItemset
 /// by request id (support 0 for an itemset the list does not hold).
 std::vector<ItemsetFacts> ask_directory(const Communicator& comm, const SupportDirectory& directory,
                                         const ItemsetTable& requests) {
-  const auto groups = group_by_owner(requests.size(), comm.size(), [&](std::uint64_t id) {
+  const auto groups = engine::group_by_destination(requests.size(), comm.size(), [&](std::uint64_t id) {
     return engine::owner_of(requests.hash(id), comm.size());
   });
   std::vector<std::uint64_t> send, send_counts(groups.record_counts.size(), 0);
   for (const std::uint64_t id : groups.order) {
     const auto items = requests[id];
-    send_counts[static_cast<std::size_t>(groups.owner[id])] += 1 + items.size();
+    send_counts[static_cast<std::size_t>(groups.destination[id])] += 1 + items.size();
     send.push_back(items.size());
     send.insert(send.end(), items.begin(), items.end());
   }
