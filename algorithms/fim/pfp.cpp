@@ -6,6 +6,7 @@
 
 #include "algorithms/fim/canonical_order.hpp"
 #include "engine/hash_partition.hpp"
+#include "engine/progress.hpp"
 
 namespace omniseg::fim {
 namespace {
@@ -221,8 +222,12 @@ ItemsetList<ItemRank> mine_groups(const std::vector<ItemRank>& records, const Sh
   for (std::size_t at = 0; at < records.size(); at += 2 + records[at + 1]) starts[records[at]].push_back(at);
   ItemsetList<ItemRank> found;
   RankedTransactions shard;
+  const auto owned = static_cast<std::uint64_t>(std::count(plan.owner.begin(), plan.owner.end(), rank));
+  // Long mining runs report groups done (this rank's; rank 0 logs) at most every 10 s.
+  engine::Progress progress("fim mining", owned, {.interval_s = 10.0, .unit = "groups"});
   for (std::size_t g = 0; g < groups; ++g) {
     if (plan.owner[g] != rank) continue;
+    progress.advance();
     shard.clear();
     for (const std::size_t at : starts[g]) {
       shard.push_back(std::span<const ItemRank>(records.data() + at + 2, records[at + 1]));

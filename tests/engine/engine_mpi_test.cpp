@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -14,6 +17,7 @@
 #include "engine/logging.hpp"
 #include "engine/phase_timers.hpp"
 #include "engine/random.hpp"
+#include "engine/serialized.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
 
 namespace omniseg::engine {
@@ -193,6 +197,26 @@ TEST(CounterRng, DrawsForAGlobalRowDoNotDependOnTheRankCount) {
       serial.push_back(static_cast<double>(draws.below(1000)));
     }
     EXPECT_EQ(gathered.data, serial) << rows << " rows";
+  }
+}
+
+/// An irregular control message: strings and vectors of different sizes on every rank.
+struct ControlMessage {
+  std::string text;
+  std::vector<int> values;
+  template <class Archive>
+  void serialize(Archive& archive, unsigned /*version*/) {
+    archive & text & values;
+  }
+};
+
+TEST(Serialized, BroadcastCarriesRootsMessageToEveryRank) {
+  for (int root = 0; root < world().size(); ++root) {
+    ControlMessage message{"from rank " + std::to_string(world().rank()),
+                           std::vector<int>(static_cast<std::size_t>(world().rank() + 2), world().rank())};
+    broadcast_serialized(world(), message, root);
+    EXPECT_EQ(message.text, "from rank " + std::to_string(root));
+    EXPECT_EQ(message.values, std::vector<int>(static_cast<std::size_t>(root + 2), root));
   }
 }
 
