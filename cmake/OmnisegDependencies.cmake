@@ -29,3 +29,10 @@ if(NOT TARGET Random123::Random123)
   set_target_properties(Random123::Random123 PROPERTIES
     INTERFACE_INCLUDE_DIRECTORIES "${RANDOM123_INCLUDE_DIR}")
 endif()
+
+# BLAS and LAPACK from OpenBLAS (Debian: libopenblas-dev): the K-means distance GEMM and the blocked
+# Householder QR of TSQR. OpenBLAS picks its kernels for the CPU at run time, so one build runs at
+# full speed on any x86-64 node. omniseg runs one BLAS thread per rank (algorithms/linalg/blas.hpp).
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS REQUIRED)
+find_package(LAPACK REQUIRED)

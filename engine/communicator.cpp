@@ -14,6 +14,8 @@ namespace {
 /// Tag for the point-to-point messages that carry collectives too large for one MPI call. The
 /// communicator is a private duplicate, so nothing else uses its tags.
 constexpr int kLargeCollectiveTag = 7001;
+/// Tag of Communicator::send / receive.
+constexpr int kPointToPointTag = 7002;
 
 MPI_Datatype mpi_datatype(ScalarKind kind) {
   switch (kind) {
@@ -226,6 +228,54 @@ void Communicator::broadcast_raw(void* data, std::uint64_t count, Datatype type,
   const Wire wire(type);
   for_each_piece(wire.units(count), limits_.max_elements_per_call, [&](std::uint64_t offset, std::uint64_t n) {
     check_mpi(MPI_Bcast(at(data, offset * wire.unit_bytes), as_int(n), wire.type, root, handle_->comm), "MPI_Bcast");
+  });
+}
+
+namespace {
+
+/// MPI_Op body for Int128 sums: MPI hands over `count` elements of the 16-byte type built below.
+void add_int128(void* in, void* inout, int* count, MPI_Datatype*) {
+  const auto* from = static_cast<const Int128*>(in);
+  auto* into = static_cast<Int128*>(inout);
+  for (int i = 0; i < *count; ++i) {
+    // Unsigned addition: wraps instead of signed-overflow undefined behaviour.
+    into[i] = static_cast<Int128>(static_cast<UInt128>(into[i]) + static_cast<UInt128>(from[i]));
+  }
+}
+
+}  // namespace
+
+void Communicator::allreduce_exact_sum_in_place(std::span<Int128> data) const {
+  // MPI has no 128-bit integer type: a 16-byte contiguous type with a commutative user operation.
+  // Created per call and freed at once, so nothing outlives MPI_Finalize.
+  MPI_Datatype int128 = MPI_DATATYPE_NULL;
+  check_mpi(MPI_Type_contiguous(2, MPI_UINT64_T, &int128), "MPI_Type_contiguous");
+  check_mpi(MPI_Type_commit(&int128), "MPI_Type_commit");
+  MPI_Op sum = MPI_OP_NULL;
+  check_mpi(MPI_Op_create(&add_int128, /*commute=*/1, &sum), "MPI_Op_create");
+  for_each_piece(data.size(), limits_.max_elements_per_call, [&](std::uint64_t offset, std::uint64_t n) {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data.data() + offset, as_int(n), int128, sum, handle_->comm),
+              "MPI_Allreduce");
+  });
+  MPI_Op_free(&sum);
+  MPI_Type_free(&int128);
+}
+
+void Communicator::send_raw(const void* data, std::uint64_t count, Datatype type, int destination) const {
+  const Wire wire(type);
+  for_each_piece(wire.units(count), limits_.max_elements_per_call, [&](std::uint64_t offset, std::uint64_t n) {
+    check_mpi(MPI_Send(at(data, offset * wire.unit_bytes), as_int(n), wire.type, destination, kPointToPointTag,
+                       handle_->comm),
+              "MPI_Send");
+  });
+}
+
+void Communicator::receive_raw(void* data, std::uint64_t count, Datatype type, int source) const {
+  const Wire wire(type);
+  for_each_piece(wire.units(count), limits_.max_elements_per_call, [&](std::uint64_t offset, std::uint64_t n) {
+    check_mpi(MPI_Recv(at(data, offset * wire.unit_bytes), as_int(n), wire.type, source, kPointToPointTag,
+                       handle_->comm, MPI_STATUS_IGNORE),
+              "MPI_Recv");
   });
 }
 

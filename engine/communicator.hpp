@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/datatype.hpp"
+#include "engine/exact_sum.hpp"
 
 namespace omniseg::engine {
 
@@ -102,6 +103,10 @@ class Communicator {
     allreduce_raw(nullptr, std::ranges::data(data), std::ranges::size(data),
                   datatype_of<range_element_t<R>>(), op);
   }
+  /// Element-wise sum of 128-bit integers (fixed-point images from engine/exact_sum.hpp); every
+  /// rank gets the result. Exact, so the same bits on any number of ranks. Overflow wraps.
+  void allreduce_exact_sum_in_place(std::span<Int128> data) const;
+
   /// Element-wise reduction to `root`; other ranks get an empty vector.
   template <TransportableRange R>
     requires Reducible<range_element_t<R>>
@@ -197,6 +202,18 @@ class Communicator {
     return received;
   }
 
+  // ---- point to point -------------------------------------------------------------------
+  // For tree-shaped algorithms (TSQR's reduction of R factors). The receiver must know the count.
+  template <TransportableRange R>
+  void send(const R& data, int destination) const {
+    send_raw(std::ranges::data(data), std::ranges::size(data), datatype_of<range_element_t<R>>(), destination);
+  }
+  template <class T>
+    requires Transportable<T>
+  void receive(std::span<T> data, int source) const {
+    receive_raw(data.data(), data.size(), datatype_of<T>(), source);
+  }
+
   // ---- misc ------------------------------------------------------------------------------
   /// Ends every process of the job at once with `exit_code`. Only for the last-resort handler in
   /// main(): library code reports failures through error agreement instead.
@@ -228,6 +245,8 @@ class Communicator {
   void alltoall_raw(const void* in, void* out, std::uint64_t block, Datatype type) const;
   void alltoallv_raw(const void* in, std::span<const std::uint64_t> send_counts, void* out,
                      std::span<const std::uint64_t> recv_counts, Datatype type) const;
+  void send_raw(const void* data, std::uint64_t count, Datatype type, int destination) const;
+  void receive_raw(void* data, std::uint64_t count, Datatype type, int source) const;
 
   std::unique_ptr<Handle> handle_;
   int rank_ = 0;

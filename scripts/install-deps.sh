@@ -11,8 +11,12 @@ packages=(
   # libraries
   libeigen3-dev libboost-serialization-dev libspdlog-dev libgtest-dev libcli11-dev
   libtomlplusplus-dev nlohmann-json3-dev librandom123-dev
+  # BLAS and LAPACK (GEMM for K-means, blocked QR for TSQR PCA)
+  libopenblas-dev
   # tests: Debian's python3 with h5py reads outputs and checks them against ground truth
   python3 python3-h5py python3-numpy
+  # tests and benchmarks: K-means and PCA agree with scikit-learn, the tool users would otherwise run
+  python3-sklearn
 )
 
 missing=()

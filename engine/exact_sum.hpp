@@ -1,0 +1,67 @@
+// engine/exact_sum.hpp — sums of doubles whose bits do not depend on how the rows are split.
+//
+// Owns: a fixed-point image of doubles (one power-of-two scale per column, chosen from the global
+// largest magnitude so that every scaled value fits in 62 bits) and sums of those images in 128-bit
+// integers. Integer addition is associative, so the sum is the same whatever the order, the
+// partitioning over ranks or the reduction tree; reduced across ranks with
+// Communicator::allreduce_exact_sum_in_place. Does not own: when a caller needs this (centroid sums,
+// column means, inertia) rather than a plain floating-point reduction.
+//
+// Accuracy: a value x of column j is rounded to a multiple of 2^-e_j, where 2^(62-e_j) > max|x_j|,
+// so its absolute error is at most 2^-63 of the column's largest magnitude (values near the top
+// keep all 53 bits). A sum of n such values is exact after that rounding, and converts back to the
+// nearest double.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+namespace omniseg::engine {
+
+__extension__ typedef __int128 Int128;  // GCC/Clang; __extension__ keeps -Wpedantic quiet
+__extension__ typedef unsigned __int128 UInt128;
+
+/// Power-of-two fixed-point scales, one per column.
+class FixedPointScales {
+ public:
+  /// Scales for columns whose global largest magnitudes are `max_abs` (finite, >= 0; the same on
+  /// every rank, e.g. from an allreduce with ReduceOp::max).
+  static FixedPointScales for_max_abs(std::span<const double> max_abs) {
+    FixedPointScales scales;
+    scales.exponents_.reserve(max_abs.size());
+    for (const double bound : max_abs) {
+      if (!(bound >= 0) || !std::isfinite(bound)) {
+        throw std::invalid_argument("FixedPointScales: column bounds must be finite and >= 0");
+      }
+      int binary_exponent = 0;  // bound = m * 2^binary_exponent with m in [0.5, 1), so bound < 2^binary_exponent
+      std::frexp(bound, &binary_exponent);
+      // Zero columns get the scale of 1.0; all their values are 0 anyway.
+      scales.exponents_.push_back(kValueBits - (bound == 0 ? 1 : binary_exponent));
+      scales.multipliers_.push_back(std::ldexp(1.0, scales.exponents_.back()));
+    }
+    return scales;
+  }
+
+  [[nodiscard]] std::size_t columns() const { return exponents_.size(); }
+  /// x * 2^e_j rounded to the nearest integer (ties to even); |x| must not exceed the column bound.
+  [[nodiscard]] std::int64_t to_fixed(std::size_t column, double x) const {
+    return std::llrint(x * multipliers_[column]);  // a power of two: the product is exact
+  }
+  /// The double nearest to sum * 2^-e_j.
+  [[nodiscard]] double to_double(std::size_t column, Int128 sum) const {
+    return std::ldexp(static_cast<double>(sum), -exponents_[column]);
+  }
+  /// 2^e_j, for callers that scale many values of one column in a loop.
+  [[nodiscard]] double multiplier(std::size_t column) const { return multipliers_[column]; }
+
+ private:
+  static constexpr int kValueBits = 62;  // |scaled value| < 2^62: 2^65 of them still fit in 127 bits
+  std::vector<int> exponents_;
+  std::vector<double> multipliers_;  // 2^exponents_
+};
+
+}  // namespace omniseg::engine
