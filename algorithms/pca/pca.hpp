@@ -1,0 +1,55 @@
+// algorithms/pca/pca.hpp — principal component analysis of a row-sharded matrix by TSQR.
+//
+// Owns: the distributed driver. Column means (and, to standardise, population standard deviations)
+// come from exact reductions (algorithms/linalg/column_moments.hpp); every rank computes the R
+// factor of its centred rows (algorithms/pca/tsqr.hpp); the d × d factors meet up a binary tree
+// of point-to-point messages (log2 P levels; a rank holds at most two factors at a time); rank 0
+// takes the SVD of the last R and broadcasts singular values and axes. XᵀX is never formed, so
+// the accuracy is that of a Householder QR of the centred data. The projection onto the leading
+// axes is row-sharded and needs no communication.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "algorithms/linalg/row_block.hpp"
+#include "algorithms/pca/tsqr.hpp"
+#include "engine/communicator.hpp"
+#include "engine/phase_timers.hpp"
+
+namespace omniseg::pca {
+
+struct PcaOptions {
+  std::uint64_t components = 0;  ///< Q: 1 <= Q <= min(n, d)
+  bool standardize = false;      ///< divide centred columns by their population standard deviation
+  QrBlocking blocking;
+};
+
+struct PcaModel {
+  std::uint64_t rows = 0;     ///< n
+  std::uint64_t columns = 0;  ///< d
+  /// Q × d row-major principal axes; each row's entry of largest magnitude is positive (the first
+  /// such entry on an exact tie), which fixes the sign SVD leaves free.
+  std::vector<double> components;
+  std::vector<double> singular_values;           ///< Q, descending
+  std::vector<double> explained_variance;        ///< Q: singular value² / (n - 1)
+  std::vector<double> explained_variance_ratio;  ///< Q: share of the total variance
+  double total_variance = 0;                     ///< over all d directions
+  std::vector<double> all_singular_values;       ///< all d of the final R, descending (0 beyond n)
+  std::vector<double> mean;                      ///< d
+  std::vector<double> scale;                     ///< d with standardize (1 for constant columns), else empty
+};
+
+/// Collective. Throws std::invalid_argument (the caller words it for its users) when n < 2 or Q is
+/// not in [1, min(n, d)].
+[[nodiscard]] PcaModel fit_pca(const engine::Communicator& comm, const linalg::RowBlockView& data,
+                               const PcaOptions& options, engine::PhaseTimers& timers);
+
+/// Local. The rows of `data` in the model's axes: local_rows × Q row-major.
+[[nodiscard]] std::vector<double> project(const linalg::RowBlockView& data, const PcaModel& model);
+
+/// Local: flips each row of a row-major rows × columns matrix so that its entry of largest
+/// magnitude (the first on a tie) is positive.
+void make_largest_entries_positive(std::vector<double>& matrix, std::size_t columns);
+
+}  // namespace omniseg::pca
