@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
@@ -13,6 +14,9 @@ namespace {
 
 /// The shape of `source`'s dataset after the checks every matrix input must pass.
 DatasetInfo checked_shape(const File& file, const MatrixSource& source) {
+  if (!file.exists(source.dataset)) {
+    throw InputError(fmt::format("{}: the file has no dataset '{}'", source.to_string(), source.dataset));
+  }
   const DatasetInfo info = file.dataset_info(source.dataset);
   if (info.rank() != 2) {
     throw InputError(fmt::format("{}: the dataset must be a 2-D matrix (rows × columns), but it has {} dimension{}",
@@ -38,7 +42,13 @@ void check_finite(const MatrixBlock& block, const MatrixSource& source) {
 }
 
 MatrixBlock read_rows(const engine::Communicator& comm, const MatrixSource& source, bool whole) {
-  const File file = engine::collectively(comm, [&] { return File::open_read(comm, source.file); });
+  const File file = engine::collectively(comm, [&] {
+    // A missing input is the user's mistake (exit code 3), not an HDF5 failure.
+    if (!std::filesystem::exists(source.file)) {
+      throw InputError(fmt::format("{}: no such file '{}'", source.to_string(), source.file));
+    }
+    return File::open_read(comm, source.file);
+  });
   return engine::collectively(comm, [&] {
     const DatasetInfo info = checked_shape(file, source);
     MatrixBlock block;
