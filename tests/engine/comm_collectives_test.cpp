@@ -307,6 +307,44 @@ TEST_P(Collectives, DuplicateHasItsOwnMessageSpace) {
   EXPECT_EQ(copy.allreduce(1, ReduceOp::sum), p());
 }
 
+TEST_P(Collectives, ExactInt128SumsCarryAcrossSixtyFourBits) {
+  // Element 0 carries out of the low 64 bits on every rank; element 1 is negative; element 2
+  // mixes signs so the total is zero. Compared with the sum written out in 128-bit arithmetic.
+  std::vector<Int128> values(7);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = (Int128{1} << 63) + static_cast<Int128>(me() + 1) * static_cast<Int128>(i + 1);
+  }
+  values[1] = -(Int128{3} << 100) - me();
+  values[2] = (me() % 2 == 0 ? 1 : -1) * (Int128{1} << 90);
+  std::vector<Int128> expected(values.size(), 0);
+  for (int rank = 0; rank < p(); ++rank) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      expected[i] += (Int128{1} << 63) + static_cast<Int128>(rank + 1) * static_cast<Int128>(i + 1);
+    }
+    expected[1] += -(Int128{3} << 100) - rank - ((Int128{1} << 63) + static_cast<Int128>(rank + 1) * 2);
+    expected[2] += (rank % 2 == 0 ? 1 : -1) * (Int128{1} << 90) - ((Int128{1} << 63) + static_cast<Int128>(rank + 1) * 3);
+  }
+  comm_.allreduce_exact_sum_in_place(values);
+  EXPECT_TRUE(values == expected);  // gtest cannot print Int128
+}
+
+TEST_P(Collectives, SendAndReceiveAlongARing) {
+  if (p() == 1) GTEST_SKIP() << "a ring needs two ranks";
+  std::vector<std::int64_t> message(10);
+  for (std::size_t i = 0; i < message.size(); ++i) message[i] = me() * 100 + static_cast<std::int64_t>(i);
+  std::vector<std::int64_t> received(10);
+  const int next = (me() + 1) % p(), previous = (me() + p() - 1) % p();
+  // Even ranks send first: no deadlock even without buffering.
+  if (me() % 2 == 0) {
+    comm_.send(message, next);
+    comm_.receive(std::span<std::int64_t>(received), previous);
+  } else {
+    comm_.receive(std::span<std::int64_t>(received), previous);
+    comm_.send(message, next);
+  }
+  for (std::size_t i = 0; i < received.size(); ++i) EXPECT_EQ(received[i], previous * 100 + static_cast<std::int64_t>(i));
+}
+
 // 0: MPI's own limit; 1 and 3: every message in tiny pieces; 64: some pieces.
 INSTANTIATE_TEST_SUITE_P(Limits, Collectives, ::testing::Values(0, 1, 3, 64),
                          [](const auto& info) { return info.param == 0 ? std::string("mpi_default")
