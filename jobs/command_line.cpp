@@ -8,6 +8,7 @@
 #include "engine/errors.hpp"
 #include "jobs/doctor.hpp"
 #include "jobs/fim_command.hpp"
+#include "jobs/kmeans_command.hpp"
 #include "jobs/pca_command.hpp"
 #include "jobs/version.hpp"
 
@@ -45,6 +46,7 @@ int run_command_line(const engine::Communicator& world, int argc, char** argv) {
   Selection selection;
   add_doctor_command(app, selection);
   add_fim_command(app, selection);
+  add_kmeans_command(app, selection);
   add_pca_command(app, selection);
   // At most one; "none" is reported below, so that an unknown word is named as such by CLI11.
   app.require_subcommand(0, 1);
