@@ -16,6 +16,7 @@
 #include "algorithms/kmeans/init.hpp"
 #include "engine/block_distribution.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
+#include "tests/support/row_splits.hpp"
 
 namespace omniseg::kmeans {
 namespace {
@@ -59,28 +60,9 @@ std::vector<std::vector<double>> grid_centres(std::size_t count, std::size_t d, 
   return centres;
 }
 
-enum class Split { blocks, all_on_first, all_on_last, uneven };
-constexpr Split kSplits[] = {Split::blocks, Split::all_on_first, Split::all_on_last, Split::uneven};
-
-/// This rank's rows under `split`.
-engine::RowRange rows_of(Split split, std::uint64_t n) {
-  const auto& comm = world();
-  const auto ranks = static_cast<std::uint64_t>(comm.size()), rank = static_cast<std::uint64_t>(comm.rank());
-  switch (split) {
-    case Split::blocks:
-      return engine::BlockDistribution(n, comm.size()).range(comm.rank());
-    case Split::all_on_first:
-      return rank == 0 ? engine::RowRange{0, n} : engine::RowRange{n, n};
-    case Split::all_on_last:
-      return rank + 1 == ranks ? engine::RowRange{0, n} : engine::RowRange{0, 0};
-    case Split::uneven: {
-      // Quadratic boundaries: rank 0 gets few rows (often none), the last rank most.
-      const auto boundary = [&](std::uint64_t r) { return n * r * r / (ranks * ranks); };
-      return {boundary(rank), boundary(rank + 1)};
-    }
-  }
-  return {};
-}
+using omniseg::testing::kSplits;
+using omniseg::testing::rows_of;
+using omniseg::testing::Split;
 
 linalg::RowBlockView view_of(const Matrix& m, engine::RowRange rows) {
   return {.values = std::span<const double>(m.values).subspan(rows.begin * m.d, rows.size() * m.d),

@@ -18,6 +18,7 @@
 #include "engine/block_distribution.hpp"
 #include "engine/random.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
+#include "tests/support/row_splits.hpp"
 
 namespace omniseg::kmeans {
 namespace {
@@ -87,26 +88,9 @@ Clustering blob_clustering(std::uint64_t per_blob, std::uint64_t seed) {
   return c;
 }
 
-enum class Split { blocks, all_on_first, all_on_last, uneven };
-constexpr Split kSplits[] = {Split::blocks, Split::all_on_first, Split::all_on_last, Split::uneven};
-
-engine::RowRange rows_of(Split split, std::uint64_t n) {
-  const auto& comm = world();
-  const auto ranks = static_cast<std::uint64_t>(comm.size()), rank = static_cast<std::uint64_t>(comm.rank());
-  switch (split) {
-    case Split::blocks:
-      return engine::BlockDistribution(n, comm.size()).range(comm.rank());
-    case Split::all_on_first:
-      return rank == 0 ? engine::RowRange{0, n} : engine::RowRange{n, n};
-    case Split::all_on_last:
-      return rank + 1 == ranks ? engine::RowRange{0, n} : engine::RowRange{0, 0};
-    case Split::uneven: {
-      const auto boundary = [&](std::uint64_t r) { return n * r * r / (ranks * ranks); };
-      return {boundary(rank), boundary(rank + 1)};
-    }
-  }
-  return {};
-}
+using omniseg::testing::kSplits;
+using omniseg::testing::rows_of;
+using omniseg::testing::Split;
 
 ClusterQuality quality_of(const Clustering& c, Split split, std::uint64_t seed) {
   const engine::RowRange rows = rows_of(split, c.n);
