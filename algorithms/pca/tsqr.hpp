@@ -29,7 +29,8 @@ struct TriangularFactor {
   }
 };
 
-/// How the local QR streams its rows; the defaults were measured fastest here (docs/benchmarks.md).
+/// How the local QR streams its rows; the defaults were the fastest measured (bench/qr_blocking.cpp,
+/// docs/benchmarks.md).
 struct QrBlocking {
   std::int64_t chunk_rows = 1024;  ///< rows stacked under R per factorisation
   std::int64_t panel_columns = 16;  ///< dgeqrt's block size nb
