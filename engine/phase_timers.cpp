@@ -3,18 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "engine/errors.hpp"
+#include "engine/wall_clock.hpp"
 
 namespace omniseg::engine {
 namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 /// FNV-1a over the phase names, to check that ranks timed the same phases.
 std::uint64_t fingerprint(const std::vector<std::string>& names) {
@@ -28,10 +23,10 @@ std::uint64_t fingerprint(const std::vector<std::string>& names) {
 }  // namespace
 
 PhaseTimers::Scope::Scope(PhaseTimers& timers, std::size_t index)
-    : timers_(timers), index_(index), start_s_(now_s()) {}
+    : timers_(timers), index_(index), start_s_(wall_seconds()) {}
 
 PhaseTimers::Scope::~Scope() {
-  timers_.seconds_[index_] += now_s() - start_s_;
+  timers_.seconds_[index_] += wall_seconds() - start_s_;
   timers_.entries_[index_] += 1;
 }
 

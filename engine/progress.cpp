@@ -3,18 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cmath>
 
+#include "engine/wall_clock.hpp"
+
 namespace omniseg::engine {
-namespace {
-
-double steady_seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -33,7 +26,7 @@ std::string format_count(double count) {
 }
 
 Progress::Progress(std::string phase, std::uint64_t total, ProgressOptions options)
-    : Progress(std::move(phase), total, std::move(options), steady_seconds,
+    : Progress(std::move(phase), total, std::move(options), wall_seconds,
                [](std::string_view line) { spdlog::info("{}", line); }) {}
 
 Progress::Progress(std::string phase, std::uint64_t total, ProgressOptions options, Clock clock, Sink sink)

@@ -6,7 +6,6 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -19,6 +18,7 @@
 #include "engine/mpi_environment.hpp"
 #include "engine/phase_timers.hpp"
 #include "engine/random.hpp"
+#include "engine/wall_clock.hpp"
 #include "io/hdf5_library.hpp"
 #include "jobs/version.hpp"
 
@@ -27,11 +27,6 @@ namespace {
 
 using engine::Communicator;
 using engine::ReduceOp;
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -102,10 +97,10 @@ struct RandomCheck {
 RandomCheck check_random(const Communicator& comm, std::uint64_t rows) {
   const engine::CounterRng rng(/*seed=*/20261124, /*stream=*/1);
   const auto mine = engine::BlockDistribution(rows, comm.size()).range(comm.rank());
-  const double start = now_s();
+  const double start = engine::wall_seconds();
   std::uint64_t local = 0;
   for (std::uint64_t row = mine.begin; row < mine.end; ++row) local += rng.draws(row).next_u64();
-  const double elapsed = comm.allreduce(now_s() - start, ReduceOp::max);
+  const double elapsed = comm.allreduce(engine::wall_seconds() - start, ReduceOp::max);
   const std::uint64_t distributed = comm.allreduce(local, ReduceOp::sum);  // exact: integers mod 2^64
 
   std::uint64_t serial = 0;
@@ -136,10 +131,10 @@ double measure_allreduce_latency_s(const Communicator& comm, int repetitions) {
   std::vector<double> batches;
   for (int rep = 0; rep < repetitions; ++rep) {
     comm.barrier();
-    const double start = now_s();
+    const double start = engine::wall_seconds();
     double value = 1.0;
     for (int i = 0; i < kCalls; ++i) value = comm.allreduce(value, ReduceOp::max);
-    batches.push_back((now_s() - start) / kCalls);
+    batches.push_back((engine::wall_seconds() - start) / kCalls);
   }
   return comm.allreduce(median(batches), ReduceOp::max);
 }
@@ -152,9 +147,9 @@ double measure_alltoall_bandwidth(const Communicator& comm, std::uint64_t bytes,
   std::vector<double> seconds;
   for (int rep = 0; rep < repetitions; ++rep) {
     comm.barrier();
-    const double start = now_s();
+    const double start = engine::wall_seconds();
     const auto received = comm.alltoall(send);
-    seconds.push_back(comm.allreduce(now_s() - start, ReduceOp::max));
+    seconds.push_back(comm.allreduce(engine::wall_seconds() - start, ReduceOp::max));
   }
   return static_cast<double>(send.size() * sizeof(std::uint64_t)) / median(seconds);
 }

@@ -5,20 +5,20 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "algorithms/fim/pfp.hpp"
 #include "algorithms/fim/closed_maximal.hpp"
+#include "algorithms/fim/pfp.hpp"
 #include "algorithms/rules/association_rules.hpp"
 #include "engine/errors.hpp"
 #include "engine/phase_timers.hpp"
-#include "engine/resources.hpp"
+#include "engine/wall_clock.hpp"
 #include "io/fimi_reader.hpp"
 #include "io/hdf5.hpp"
 #include "io/ordered_text.hpp"
+#include "jobs/command_totals.hpp"
 #include "jobs/version.hpp"
 
 namespace omniseg::jobs {
@@ -143,11 +143,6 @@ void write_hdf5(const engine::Communicator& comm, const std::string& path, const
   });
 }
 
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 std::uint64_t absolute_min_support(double min_support, std::uint64_t transactions, const std::string& input) {
@@ -211,7 +206,7 @@ void add_fim_command(CLI::App& app, Selection& selection) {
 }
 
 void run_fim(const engine::Communicator& comm, const FimOptions& options) {
-  const double start = now_s();
+  const double start = engine::wall_seconds();
   const auto rule_settings = rule_options(options);  // bad options fail before any work
   engine::PhaseTimers timers(comm);
   io::TransactionShard shard;
@@ -253,12 +248,10 @@ void run_fim(const engine::Communicator& comm, const FimOptions& options) {
     if (options.text) io::write_ordered_text(comm, paths.text, format_itemsets(mined.local));
     if (found) io::write_ordered_text(comm, paths.rules_csv, format_rules(comm, *found));
   }
-  const auto phases = timers.reduce();
-  const double seconds = comm.allreduce(now_s() - start, engine::ReduceOp::max);
-  const std::uint64_t peak_bytes = comm.allreduce(engine::peak_resident_bytes(), engine::ReduceOp::max);
+  const auto totals = command_totals(comm, timers, start);
   spdlog::info("fim: wrote {}{}{}; phase times across ranks:\n{}", paths.hdf5,
                options.text ? " and " + paths.text : "", found ? " and " + paths.rules_csv : "",
-               engine::format_table(phases));
+               engine::format_table(totals.phases));
   if (comm.is_root()) {
     const nlohmann::json summary = {
         {"command", "fim"},
@@ -274,9 +267,9 @@ void run_fim(const engine::Communicator& comm, const FimOptions& options) {
         {"groups", mined.groups},
         {"shard_items_sent", mined.shard_items_sent},
         {"output", paths.hdf5},
-        {"seconds", seconds},
-        {"peak_rss_bytes_max_rank", peak_bytes},
-        {"phases", engine::to_json(phases)},
+        {"seconds", totals.seconds},
+        {"peak_rss_bytes_max_rank", totals.peak_rss_bytes_max_rank},
+        {"phases", engine::to_json(totals.phases)},
     };
     std::cout << summary.dump() << std::endl;
   }

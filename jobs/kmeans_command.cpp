@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -18,18 +17,14 @@
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
 #include "engine/phase_timers.hpp"
-#include "engine/resources.hpp"
+#include "engine/wall_clock.hpp"
 #include "io/hdf5.hpp"
 #include "io/matrix_input.hpp"
+#include "jobs/command_totals.hpp"
 #include "jobs/version.hpp"
 
 namespace omniseg::jobs {
 namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 /// The options checked before any data is read, with messages that name the options.
 struct Settings {
@@ -176,7 +171,7 @@ void add_kmeans_command(CLI::App& app, Selection& selection) {
 }
 
 void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& options) {
-  const double start = now_s();
+  const double start = engine::wall_seconds();
   linalg::use_one_blas_thread();
   const Settings settings = checked_settings(options);  // bad options fail before any work
   const auto source = io::MatrixSource::parse(options.input, "--input");
@@ -269,12 +264,10 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
     write_result(comm, options, *chosen, d, sweep, sweep_iterations);
   }
   const auto& result = chosen->result;
-  const auto phases = timers.reduce();
-  const double seconds = comm.allreduce(now_s() - start, engine::ReduceOp::max);
+  const auto totals = command_totals(comm, timers, start);
   iteration_seconds = comm.allreduce(iteration_seconds, engine::ReduceOp::max);
-  const std::uint64_t peak_bytes = comm.allreduce(engine::peak_resident_bytes(), engine::ReduceOp::max);
   spdlog::info("kmeans: k {}, inertia {:.10g}, {} iterations; wrote {}; phase times across ranks:\n{}", result.k,
-               result.inertia, result.iterations, options.output, engine::format_table(phases));
+               result.inertia, result.iterations, options.output, engine::format_table(totals.phases));
   if (comm.is_root()) {
     nlohmann::json summary = {
         {"command", "kmeans"},
@@ -291,10 +284,10 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
         {"pruning", {{"mode", options.pruning}, {"hamerly_iterations", result.hamerly_iterations}}},
         {"reseeded_clusters", result.reseeded_clusters},
         {"output", options.output},
-        {"seconds", seconds},
+        {"seconds", totals.seconds},
         {"seconds_per_iter", total_iterations > 0 ? iteration_seconds / static_cast<double>(total_iterations) : 0.0},
-        {"peak_rss_bytes_max_rank", peak_bytes},
-        {"phases", engine::to_json(phases)},
+        {"peak_rss_bytes_max_rank", totals.peak_rss_bytes_max_rank},
+        {"phases", engine::to_json(totals.phases)},
     };
     if (!sweep.empty()) {
       nlohmann::json points = nlohmann::json::array();

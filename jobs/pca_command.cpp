@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -13,18 +12,14 @@
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
 #include "engine/phase_timers.hpp"
-#include "engine/resources.hpp"
+#include "engine/wall_clock.hpp"
 #include "io/hdf5.hpp"
 #include "io/matrix_input.hpp"
+#include "jobs/command_totals.hpp"
 #include "jobs/version.hpp"
 
 namespace omniseg::jobs {
 namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 /// The options that only make sense once the matrix's shape is known; messages name the options.
 void check_against_shape(const PcaCommandOptions& options, const io::MatrixBlock& matrix) {
@@ -83,7 +78,7 @@ void add_pca_command(CLI::App& app, Selection& selection) {
 }
 
 void run_pca(const engine::Communicator& comm, const PcaCommandOptions& options) {
-  const double start = now_s();
+  const double start = engine::wall_seconds();
   linalg::use_one_blas_thread();
   const auto source = io::MatrixSource::parse(options.input, "--input");
   engine::PhaseTimers timers(comm);
@@ -110,11 +105,9 @@ void run_pca(const engine::Communicator& comm, const PcaCommandOptions& options)
     auto phase = timers.phase("write");
     write_model(comm, options.output, model, projection, options);
   }
-  const auto phases = timers.reduce();
-  const double seconds = comm.allreduce(now_s() - start, engine::ReduceOp::max);
-  const std::uint64_t peak_bytes = comm.allreduce(engine::peak_resident_bytes(), engine::ReduceOp::max);
+  const auto totals = command_totals(comm, timers, start);
   spdlog::info("pca: explained variance ratio {:.4g}; wrote {}; phase times across ranks:\n{}",
-               fmt::join(model.explained_variance_ratio, " "), options.output, engine::format_table(phases));
+               fmt::join(model.explained_variance_ratio, " "), options.output, engine::format_table(totals.phases));
   if (comm.is_root()) {
     const nlohmann::json summary = {
         {"command", "pca"},
@@ -129,9 +122,9 @@ void run_pca(const engine::Communicator& comm, const PcaCommandOptions& options)
         {"singular_values", model.singular_values},
         {"total_variance", model.total_variance},
         {"output", options.output},
-        {"seconds", seconds},
-        {"peak_rss_bytes_max_rank", peak_bytes},
-        {"phases", engine::to_json(phases)},
+        {"seconds", totals.seconds},
+        {"peak_rss_bytes_max_rank", totals.peak_rss_bytes_max_rank},
+        {"phases", engine::to_json(totals.phases)},
     };
     std::cout << summary.dump() << std::endl;
   }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -12,14 +11,10 @@
 #include "algorithms/kmeans/assign.hpp"
 #include "engine/errors.hpp"
 #include "engine/exact_sum.hpp"
+#include "engine/wall_clock.hpp"
 
 namespace omniseg::kmeans {
 namespace {
-
-double now_s() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 void check_arguments(const linalg::RowBlockView& data, std::span<const double> initial_centres,
                      const LloydOptions& options) {
@@ -242,9 +237,9 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
   LloydResult result;
   result.k = k;
   bool strict_convergence = false;
-  const double loop_start = now_s();
+  const double loop_start = engine::wall_seconds();
   while (result.iterations < options.max_iterations) {
-    const double start = now_s();
+    const double start = engine::wall_seconds();
     const CentreSet current(centres, k, d, track_bounds);
     IterationReport report;
     std::uint64_t local_full_scans = 0;
@@ -288,7 +283,7 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
     result.reseeded_clusters += report.reseeded;
     report.iteration = result.iterations;
     report.largest_shift = state.drift.largest;
-    report.seconds = now_s() - start;
+    report.seconds = engine::wall_seconds() - start;
     if (options.on_iteration) options.on_iteration(report);
     // scikit-learn's order: unchanged labels first (with exact sums the centres then have not
     // moved, unless a cluster was re-seeded), then the shift.
@@ -309,7 +304,7 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
     assign(comm, data, final_centres, options.pruning, state);
     state.labels.swap(state.next_labels);
   }
-  result.iteration_seconds = now_s() - loop_start;
+  result.iteration_seconds = engine::wall_seconds() - loop_start;
 
   auto phase = timers.phase("inertia");
   std::vector<std::uint64_t> sizes(k, 0);
