@@ -9,13 +9,15 @@ names the problem."""
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import h5py
 import numpy as np
 from sklearn.cluster import KMeans
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from matrix_cli import MatrixCommandRunner  # noqa: E402
 
 
 def blobs(n, d, centres, seed):
@@ -24,25 +26,14 @@ def blobs(n, d, centres, seed):
     return means[rng.integers(0, centres, n)] + rng.normal(scale=1.5, size=(n, d))
 
 
-class Runner:
+class Runner(MatrixCommandRunner):
     def __init__(self, args, work):
-        self.args, self.work, self.failures = args, work, 0
-
-    def check(self, condition, what, done=None):
-        if not condition:
-            self.failures += 1
-            print(f"FAIL: {what}" + (f"\n--- stderr ---\n{done.stderr[-3000:]}" if done else ""))
-        return condition
-
-    def kmeans(self, ranks, spec, out, *options):
-        command = self.args.mpiexec.split() + ["-n", str(ranks), self.args.omniseg, "kmeans", "--input", spec,
-                                               "--output", out, *options]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+        super().__init__(args, work, "kmeans", timeout=120)
 
     def fit(self, name, ranks, spec, *options):
         """Runs and returns (summary, datasets, attributes), or None after recording a failure."""
         out = os.path.join(self.work, f"{name}_np{ranks}.h5")
-        done = self.kmeans(ranks, spec, out, *options)
+        done = self.run(ranks, spec, out, *options)
         if not self.check(done.returncode == 0, f"{name} at {ranks} ranks: exit code {done.returncode}", done):
             return None
         lines = [line for line in done.stdout.splitlines() if line.strip()]
@@ -68,14 +59,6 @@ class Runner:
         self.check(attributes["inertia"] == summary["inertia"] and attributes["n_iter"] == summary["n_iter"],
                    f"{name}: JSON and HDF5 attributes differ")
         return summary, data, attributes
-
-    def expect_error(self, name, spec, message, *options):
-        out = os.path.join(self.work, name + ".h5")
-        done = self.kmeans(self.args.ranks[-1], spec, out, *options)
-        self.check(done.returncode == 3, f"{name}: exit code {done.returncode}, expected 3", done)
-        self.check(message in done.stderr, f"{name}: '{message}' not in stderr", done)
-        self.check(not os.path.exists(out), f"{name}: an output file was written despite the error")
-        print(f"ok: {name} -> error")
 
 
 def same_bytes(a, b):

@@ -6,7 +6,6 @@ rows, d = 1, and every bad input of the issue giving exit code 3 and a message n
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -14,6 +13,9 @@ import h5py
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from matrix_cli import MatrixCommandRunner  # noqa: E402
 
 
 def spectrum_matrix(n, d, largest, smallest, seed):
@@ -26,24 +28,14 @@ def spectrum_matrix(n, d, largest, smallest, seed):
     return (u * s) @ v.T + rng.uniform(-50, 50, size=d)
 
 
-class Runner:
+class Runner(MatrixCommandRunner):
     def __init__(self, args, work):
-        self.args, self.work, self.failures = args, work, 0
-
-    def check(self, condition, what, done=None):
-        if not condition:
-            self.failures += 1
-            print(f"FAIL: {what}" + (f"\n--- stderr ---\n{done.stderr[-2000:]}" if done else ""))
-
-    def pca(self, ranks, spec, out, *options):
-        command = self.args.mpiexec.split() + ["-n", str(ranks), self.args.omniseg, "pca", "--input", spec,
-                                               "--output", out, *options]
-        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+        super().__init__(args, work, "pca", timeout=300)
 
     def fit(self, name, ranks, spec, components, *options):
         """Runs and returns (summary, model datasets), or None after recording a failure."""
         out = os.path.join(self.work, f"{name}_np{ranks}.h5")
-        done = self.pca(ranks, spec, out, "--components", str(components), *options)
+        done = self.run(ranks, spec, out, "--components", str(components), *options)
         self.check(done.returncode == 0, f"{name} at {ranks} ranks: exit code {done.returncode}", done)
         if done.returncode != 0:
             return None
@@ -105,14 +97,6 @@ class Runner:
             self.check(np.abs(other["components"][leading] - first["components"][leading]).max() <= 1e-12,
                        f"{name}: leading components differ across rank counts by more than 1e-12")
             self.check(np.array_equal(other["mean"], first["mean"]), f"{name}: mean is not bitwise the same")
-
-    def expect_error(self, name, spec, message, *options):
-        out = os.path.join(self.work, name + ".h5")
-        done = self.pca(self.args.ranks[-1], spec, out, *options)
-        self.check(done.returncode == 3, f"{name}: exit code {done.returncode}, expected 3", done)
-        self.check(message in done.stderr, f"{name}: '{message}' not in stderr", done)
-        self.check(not os.path.exists(out), f"{name}: an output file was written despite the error")
-        print(f"ok: {name} -> error")
 
 
 def main():
