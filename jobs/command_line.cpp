@@ -8,6 +8,8 @@
 #include "engine/errors.hpp"
 #include "jobs/doctor.hpp"
 #include "jobs/fim_command.hpp"
+#include "jobs/generate_command.hpp"
+#include "jobs/integrate_command.hpp"
 #include "jobs/kmeans_command.hpp"
 #include "jobs/pca_command.hpp"
 #include "jobs/version.hpp"
@@ -46,6 +48,8 @@ int run_command_line(const engine::Communicator& world, int argc, char** argv) {
   Selection selection;
   add_doctor_command(app, selection);
   add_fim_command(app, selection);
+  add_generate_command(app, selection);
+  add_integrate_command(app, selection);
   add_kmeans_command(app, selection);
   add_pca_command(app, selection);
   // At most one; "none" is reported below, so that an unknown word is named as such by CLI11.

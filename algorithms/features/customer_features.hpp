@@ -1,9 +1,9 @@
 // algorithms/features/customer_features.hpp — per-customer features from joined order lines.
 //
-// Owns: the local kernels of the group-by-customer step and the distributed driver that joins
-// them up. A rank first reduces its own lines to partial records — one per (customer, channel,
-// order) and one per (customer, top category) — so that a whale customer's millions of lines never
-// travel to one rank; the partials go to the customer's owner rank, which merges them and writes
+// Owns: the local kernels of the group-by-customer step. A rank first reduces its own lines to
+// partial records — one per (customer, channel, order) and one per (customer, top category) — so
+// that a whale customer's millions of lines never travel to one rank; the partials go to the
+// customer's owner rank (jobs/integrate_pipeline.cpp moves them), which merges them and computes
 // one feature row per customer. Every amount is an exact integer (money in units of 1e-4), so the
 // features are the same bits on any number of ranks.
 // Does not own: parsing, joining, or where customers live (the caller passes the owner function

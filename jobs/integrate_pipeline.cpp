@@ -1,0 +1,479 @@
+#include "jobs/integrate_pipeline.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <numeric>
+#include <tuple>
+
+#include "engine/distributed_sort.hpp"
+#include "engine/errors.hpp"
+#include "engine/exact_sum.hpp"
+#include "engine/hash_join.hpp"
+#include "engine/hash_partition.hpp"
+#include "engine/shuffle.hpp"
+#include "jobs/input_tables.hpp"
+
+namespace omniseg::jobs {
+namespace {
+
+using io::RejectReason;
+
+engine::JoinOptions join_options(const IntegrateConfig& config, engine::JoinKind kind) {
+  engine::JoinOptions options;
+  options.kind = kind;
+  options.broadcast_threshold_bytes = config.engine.broadcast_threshold_bytes;
+  options.heavy_key_share = config.engine.heavy_key_share;
+  options.budget.bytes_per_rank = config.engine.memory_budget_bytes;
+  return options;
+}
+
+std::string strategy_name(engine::JoinStrategy strategy) {
+  switch (strategy) {
+    case engine::JoinStrategy::automatic: return "automatic";
+    case engine::JoinStrategy::shuffle: return "shuffle";
+    case engine::JoinStrategy::broadcast_right: return "broadcast";
+    case engine::JoinStrategy::colocated: return "colocated";
+  }
+  return "unknown";
+}
+
+// ---- rows unique by an integer id, sorted over the ranks ----------------------------------------
+
+/// Collective. Sorts `rows` by (id, line) over all ranks and keeps the first row of each id (the
+/// earliest line of the file); the others are rejected as duplicate_key. Returns this rank's block
+/// of the kept rows: ranks hold consecutive, ascending id ranges.
+template <class Row, class IdOf>
+std::vector<Row> keep_first_of_each_id(const engine::Communicator& comm, std::vector<Row> rows, IdOf id_of,
+                                       std::vector<io::RejectRecord>& rejects) {
+  const auto less = [&](const Row& a, const Row& b) {
+    return std::tuple(id_of(a), a.origin.line_number) < std::tuple(id_of(b), b.origin.line_number);
+  };
+  std::vector<Row> block = engine::sort_into_blocks(comm, std::move(rows), less);
+
+  // A duplicate may sit at the start of this block while its first row ends an earlier block.
+  struct Ends {
+    std::int64_t last_id = 0;
+    std::uint8_t has_rows = 0;
+  };
+  Ends ends;
+  if (!block.empty()) ends = {.last_id = id_of(block.back()), .has_rows = 1};
+  const std::vector<Ends> all_ends = comm.allgather(ends);
+  bool have_previous = false;
+  std::int64_t previous_id = 0;
+  for (int r = 0; r < comm.rank(); ++r) {
+    if (all_ends[static_cast<std::size_t>(r)].has_rows) {
+      have_previous = true;
+      previous_id = all_ends[static_cast<std::size_t>(r)].last_id;
+    }
+  }
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < block.size(); ++i) {
+    const bool duplicate = kept > 0 ? id_of(block[kept - 1]) == id_of(block[i])
+                                    : (have_previous && previous_id == id_of(block[i]));
+    if (duplicate) {
+      rejects.push_back(reject_of(block[i].origin, RejectReason::duplicate_key, 0));
+    } else {
+      block[kept++] = block[i];
+    }
+  }
+  block.resize(kept);
+  return block;
+}
+
+/// Which rank owns a customer id: the ranks hold consecutive ascending id ranges (from the sort).
+class CustomerRanges {
+ public:
+  CustomerRanges(const engine::Communicator& comm, const std::vector<CustomerRow>& block) {
+    struct First {
+      std::int64_t id = 0;
+      std::uint8_t has_rows = 0;
+    };
+    First first;
+    if (!block.empty()) first = {.id = block.front().customer_id, .has_rows = 1};
+    for (int r = 0; const First& f : comm.allgather(first)) {
+      if (f.has_rows) {
+        first_ids_.push_back(f.id);
+        ranks_.push_back(r);
+      }
+      ++r;
+    }
+  }
+  /// The rank whose range holds `id` (for an unknown id: the rank that would hold it).
+  [[nodiscard]] int owner(std::int64_t id) const {
+    if (ranks_.empty()) return 0;
+    const auto after = std::upper_bound(first_ids_.begin(), first_ids_.end(), id);
+    return after == first_ids_.begin() ? ranks_.front() : ranks_[static_cast<std::size_t>(after - first_ids_.begin() - 1)];
+  }
+
+ private:
+  std::vector<std::int64_t> first_ids_;
+  std::vector<int> ranks_;
+};
+
+[[nodiscard]] bool has_customer(const std::vector<CustomerRow>& block, std::int64_t id) {
+  const auto found = std::lower_bound(block.begin(), block.end(), id,
+                                      [](const CustomerRow& row, std::int64_t value) { return row.customer_id < value; });
+  return found != block.end() && found->customer_id == id;
+}
+
+// ---- items ---------------------------------------------------------------------------------------
+
+/// Collective. Numbers the categories of all ranks in name order and rewrites the rows' local
+/// category indices to the global ones; returns the global names.
+std::vector<std::string> number_categories_globally(const engine::Communicator& comm, ParsedItems& items) {
+  std::string local;
+  for (const auto& name : items.category_names) {
+    local += name;
+    local.push_back('\0');
+  }
+  const auto gathered = comm.allgatherv(std::span<const char>(local.data(), local.size())).data;
+  std::vector<std::string> names;
+  for (std::size_t begin = 0; begin < gathered.size();) {
+    const auto end = static_cast<std::size_t>(std::find(gathered.begin() + static_cast<std::ptrdiff_t>(begin), gathered.end(), '\0') - gathered.begin());
+    names.emplace_back(gathered.data() + begin, end - begin);
+    begin = end + 1;
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  std::vector<std::uint32_t> global_of_local;
+  for (const auto& name : items.category_names) {
+    global_of_local.push_back(static_cast<std::uint32_t>(std::lower_bound(names.begin(), names.end(), name) - names.begin()));
+  }
+  for (auto& row : items.rows) row.category = global_of_local[row.category];
+  return names;
+}
+
+// ---- identity ------------------------------------------------------------------------------------
+
+/// A kept identity key and whether its customer exists.
+struct IdentityEntry {
+  std::int64_t customer_id = 0;
+  std::uint8_t customer_known = 0;
+};
+
+struct ResolvedIdentity {
+  std::vector<IdentityEntry> entries;
+  engine::StringColumn keys;
+  std::uint64_t kept = 0;  ///< rows kept, this rank
+  std::uint64_t conflict_keys = 0;  ///< this rank
+};
+
+/// Collective. Moves every identity row to its key's owner; per key, the row with the lowest
+/// customer_id (then the earliest line) is kept; rows of the same key and customer are
+/// duplicate_key, rows mapping the key to another customer are identity_conflict.
+ResolvedIdentity resolve_identity(const engine::Communicator& comm, ParsedIdentity identity,
+                                  const engine::ShuffleBudget& budget, std::vector<io::RejectRecord>& rejects) {
+  std::vector<int> destination(identity.rows.size());
+  for (std::size_t i = 0; i < identity.rows.size(); ++i) {
+    destination[i] = engine::owner_of(engine::hash_bytes(identity.keys[i]), comm.size());
+  }
+  engine::Rows<IdentityRow> sent{.records = std::move(identity.rows), .strings = std::move(identity.keys)};
+  engine::Rows<IdentityRow> received;
+  engine::shuffle_rows(comm, sent, destination, received, budget);
+  sent = {};
+
+  const auto& rows = received.records;
+  std::vector<std::uint32_t> order(rows.size());
+  std::iota(order.begin(), order.end(), 0U);
+  std::vector<std::uint64_t> hashes(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) hashes[i] = engine::hash_bytes(received.strings[i]);
+  // Hash first: most comparisons end there, without touching the key bytes.
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    if (hashes[a] != hashes[b]) return hashes[a] < hashes[b];
+    const int by_key = received.strings[a].compare(received.strings[b]);
+    if (by_key != 0) return by_key < 0;
+    return std::tuple(rows[a].customer_id, rows[a].origin.line_number) < std::tuple(rows[b].customer_id, rows[b].origin.line_number);
+  });
+
+  ResolvedIdentity resolved;
+  for (std::size_t g = 0; g < order.size();) {
+    const IdentityRow& first = rows[order[g]];
+    std::size_t end = g + 1;
+    bool conflict = false;
+    while (end < order.size() && received.strings[order[end]] == received.strings[order[g]]) {
+      const IdentityRow& other = rows[order[end]];
+      const bool same_customer = other.customer_id == first.customer_id;
+      conflict = conflict || !same_customer;
+      rejects.push_back(reject_of(other.origin, same_customer ? RejectReason::duplicate_key : RejectReason::identity_conflict,
+                                  same_customer ? io::no_column : 2));
+      ++end;
+    }
+    resolved.entries.push_back({.customer_id = first.customer_id});
+    resolved.keys.push_back(received.strings[order[g]]);
+    if (conflict) ++resolved.conflict_keys;
+    g = end;
+  }
+  resolved.kept = resolved.entries.size();
+  return resolved;
+}
+
+/// Collective. Asks each customer's owner whether the customer exists and marks the entries.
+void mark_known_customers(const engine::Communicator& comm, ResolvedIdentity& identity, const CustomerRanges& ranges,
+                          const std::vector<CustomerRow>& customers, const engine::ShuffleBudget& budget) {
+  struct Question {
+    std::int64_t customer_id = 0;
+    std::uint64_t entry = 0;
+    std::int32_t asker = 0;
+    std::uint8_t known = 0;
+  };
+  engine::Rows<Question> questions, at_owner;
+  std::vector<int> destination;
+  for (std::size_t i = 0; i < identity.entries.size(); ++i) {
+    questions.records.push_back({.customer_id = identity.entries[i].customer_id, .entry = i, .asker = comm.rank()});
+    destination.push_back(ranges.owner(identity.entries[i].customer_id));
+  }
+  engine::shuffle_rows(comm, questions, destination, at_owner, budget);
+  destination.clear();
+  for (auto& question : at_owner.records) {
+    question.known = has_customer(customers, question.customer_id) ? 1 : 0;
+    destination.push_back(question.asker);
+  }
+  engine::shuffle_rows(comm, at_owner, destination, questions, budget);
+  for (const auto& answer : questions.records) identity.entries[answer.entry].customer_known = answer.known;
+}
+
+// ---- accounting ----------------------------------------------------------------------------------
+
+/// Per file: rows kept (or joined), anonymous, and rejected by reason — counted on each rank.
+struct LocalCounts {
+  explicit LocalCounts(std::size_t files)
+      : joined(files, 0), anonymous(files, 0), rejected(files * io::reject_reason_count, 0) {}
+  std::vector<std::uint64_t> joined, anonymous, rejected;
+};
+
+std::vector<FileAccounting> account(const engine::Communicator& comm, const InputFiles& files, const ReadCounts& reads,
+                                    LocalCounts counts, const std::vector<io::RejectRecord>& rejects) {
+  for (const auto& reject : rejects) {
+    ++counts.rejected[reject.file_index * io::reject_reason_count + static_cast<std::size_t>(reject.reason)];
+  }
+  const auto read = comm.allreduce(reads.records, engine::ReduceOp::sum);
+  const auto joined = comm.allreduce(counts.joined, engine::ReduceOp::sum);
+  const auto anonymous = comm.allreduce(counts.anonymous, engine::ReduceOp::sum);
+  const auto rejected = comm.allreduce(counts.rejected, engine::ReduceOp::sum);
+  std::vector<FileAccounting> accounting;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    FileAccounting file{.file = files.inputs[f]->display_name, .read = read[f], .joined = joined[f], .anonymous = anonymous[f], .rejected = {}};
+    for (std::size_t r = 0; r < io::reject_reason_count; ++r) {
+      const std::uint64_t count = rejected[f * io::reject_reason_count + r];
+      if (count > 0) file.rejected[std::string(io::reason_name(static_cast<RejectReason>(r)))] = count;
+    }
+    // Every row is counted once where it ends: a mismatch is a bug in this pipeline, never the data.
+    if (!file.balanced()) {
+      throw Error(fmt::format("internal error: the accounting of '{}' does not add up: read {} != joined {} + "
+                              "anonymous {} + rejected {}", file.file, file.read, file.joined, file.anonymous,
+                              file.rejected_total()));
+    }
+    accounting.push_back(std::move(file));
+  }
+  return accounting;
+}
+
+// ---- features ------------------------------------------------------------------------------------
+
+struct FeatureInputs {
+  std::vector<features::FeatureLine> lines;   ///< joined lines of known customers
+  std::vector<features::BasketItem> basket_items;
+};
+
+/// The order-file roles named in rejects (order_roles() order).
+constexpr std::uint16_t order_key_role = 1, order_item_role = 2;
+
+void add_basket_item(const OrderLine& line, std::vector<features::BasketItem>& items) {
+  // A basket lists what was bought: returned items (negative quantity) are not in it.
+  if (line.purchase) items.push_back({.channel = line.channel, .order_id = line.order_id, .item_id = line.item_id});
+}
+
+template <class Result>
+JoinSummary join_summary(const engine::Communicator& comm, std::string name, const Result& joined) {
+  return {.name = std::move(name), .strategy = strategy_name(joined.report.strategy), .heavy_keys = joined.report.heavy_keys,
+          .output_rows = comm.allreduce(static_cast<std::uint64_t>(joined.left.size()), engine::ReduceOp::sum)};
+}
+
+/// Collective. Chooses the top categories, reduces the lines to partial totals, moves them to the
+/// customers' owners and computes the feature rows there (into result.features).
+features::FeatureSchema customer_features(const engine::Communicator& comm, const IntegrateConfig& config,
+                                          const std::vector<std::string>& channels,
+                                          const std::vector<std::string>& categories,
+                                          const std::vector<CustomerRow>& customers, const CustomerRanges& ranges,
+                                          const engine::ShuffleBudget& budget,
+                                          const std::vector<features::FeatureLine>& lines, IntegrationResult& result) {
+  // Top categories by gross purchase value over all ranks: exact sums, so the same on any rank count.
+  std::vector<engine::Int128> gross(categories.size(), 0);
+  for (const auto& line : lines) {
+    if (line.purchase) gross[line.category] += line.value_units;
+  }
+  comm.allreduce_exact_sum_in_place(gross);
+  const std::vector<std::uint32_t> top = features::top_categories(gross, categories, config.features.top_categories);
+  features::FeatureSchema schema{.channel_names = channels, .category_names = {}, .as_of_days = config.features.as_of_days};
+  std::vector<int> slot_of_category(categories.size(), -1);
+  for (std::size_t s = 0; s < top.size(); ++s) {
+    slot_of_category[top[s]] = static_cast<int>(s);
+    schema.category_names.push_back(categories[top[s]]);
+  }
+
+  // Partials on this rank, then to the customer's owner.
+  engine::Rows<features::OrderTotals> order_totals, orders_at_owner;
+  features::total_orders(lines, order_totals.records);
+  engine::Rows<features::CategorySpend> spend, spend_at_owner;
+  spend.records = features::category_spend(lines, slot_of_category);
+  std::vector<int> destination;
+  for (const auto& order : order_totals.records) destination.push_back(ranges.owner(order.customer_id));
+  engine::shuffle_rows(comm, order_totals, destination, orders_at_owner, budget);
+  destination.clear();
+  for (const auto& entry : spend.records) destination.push_back(ranges.owner(entry.customer_id));
+  engine::shuffle_rows(comm, spend, destination, spend_at_owner, budget);
+  features::merge_order_totals(orders_at_owner.records);
+  features::merge_category_spend(spend_at_owner.records);
+
+  std::vector<features::CustomerFacts> facts;
+  facts.reserve(customers.size());
+  for (const auto& customer : customers) facts.push_back({.customer_id = customer.customer_id, .signup_days = customer.signup_days});
+  result.features = features::feature_rows(facts, orders_at_owner.records, spend_at_owner.records, schema);
+  return schema;
+}
+
+}  // namespace
+
+std::uint64_t FileAccounting::rejected_total() const {
+  std::uint64_t total = 0;
+  for (const auto& [reason, count] : rejected) total += count;
+  return total;
+}
+
+IntegrationResult integrate(const engine::Communicator& comm, const IntegrateConfig& config, engine::PhaseTimers& timers) {
+  const InputFiles files(config);
+  const std::vector<std::string> channels = channel_names(config);
+  const engine::ShuffleBudget budget{.bytes_per_rank = config.engine.memory_budget_bytes};
+  IntegrationResult result;
+  io::CsvShard shard;
+  ReadCounts reads{.records = std::vector<std::uint64_t>(files.size(), 0)};
+  LocalCounts counts(files.size());
+  std::vector<io::RejectRecord>& rejects = result.rejects;
+
+  // 1. Customers: unique ids, sorted into consecutive ranges over the ranks.
+  std::vector<CustomerRow> customers;
+  {
+    auto phase = timers.phase("customers");
+    ParsedCustomers parsed = read_customers(comm, config, shard, rejects, reads);
+    customers = keep_first_of_each_id(comm, std::move(parsed.rows), [](const CustomerRow& row) { return row.customer_id; }, rejects);
+    counts.joined[InputFiles::customers] = customers.size();
+  }
+  const CustomerRanges ranges(comm, customers);
+
+  // 2. Items: global category numbers, unique ids.
+  std::vector<ItemRow> items;
+  std::vector<std::string> categories;
+  {
+    auto phase = timers.phase("items");
+    ParsedItems parsed = read_items(comm, config, shard, rejects, reads);
+    categories = number_categories_globally(comm, parsed);
+    items = keep_first_of_each_id(comm, std::move(parsed.rows), [](const ItemRow& row) { return row.item_id; }, rejects);
+    counts.joined[InputFiles::items] = items.size();
+  }
+
+  // 3. Identity: one customer per key, and whether that customer exists.
+  ResolvedIdentity identity;
+  {
+    auto phase = timers.phase("identity");
+    ParsedIdentity parsed = read_identity(comm, config, channels, shard, rejects, reads);
+    identity = resolve_identity(comm, std::move(parsed), budget, rejects);
+    mark_known_customers(comm, identity, ranges, customers, budget);
+    counts.joined[InputFiles::identity] = identity.kept;
+    result.identity_conflict_keys = comm.allreduce(identity.conflict_keys, engine::ReduceOp::sum);
+  }
+
+  // 4. Order lines ⋈ items ⋈ identity.
+  ParsedOrders orders;
+  {
+    auto phase = timers.phase("read_orders");
+    orders = read_orders(comm, config, channels, shard, rejects, reads);
+    shard = {};  // the text buffer is the largest allocation so far
+    const auto lines_read = comm.allreduce(static_cast<std::uint64_t>(orders.lines.size()), engine::ReduceOp::sum);
+    if (comm.is_root()) spdlog::info("integrate: {} order lines parsed", lines_read);
+  }
+
+  FeatureInputs joined;
+  engine::JoinSide<OrderLine, engine::StringColumn> keyed;  // lines with an item and a channel key
+  {
+    auto phase = timers.phase("join_items");
+    engine::JoinSide<OrderLine, std::vector<std::uint64_t>> left;
+    left.rows = std::move(orders.lines);
+    left.keys.reserve(left.rows.size());
+    for (const auto& line : left.rows) left.keys.push_back(static_cast<std::uint64_t>(line.item_id));
+    engine::JoinSide<ItemRow, std::vector<std::uint64_t>> right;
+    right.rows = std::move(items);
+    for (const auto& item : right.rows) right.keys.push_back(static_cast<std::uint64_t>(item.item_id));
+    auto with_items = engine::hash_join(comm, std::move(left), std::move(right), join_options(config, engine::JoinKind::left));
+    result.joins.push_back(join_summary(comm, "order lines x items", with_items));
+
+    // Lines with an item go on: anonymous ones straight to the baskets, keyed ones to the identity join.
+    keyed.rows.reserve(with_items.left.size());
+    for (std::size_t i = 0; i < with_items.left.size(); ++i) {
+      OrderLine line = with_items.left[i];
+      if (!with_items.matched[i]) {
+        rejects.push_back(reject_of(line.origin, RejectReason::unknown_item, order_item_role));
+        continue;
+      }
+      line.category = with_items.right[i].category;
+      if (line.anonymous) {
+        ++counts.anonymous[line.origin.file_index];
+        add_basket_item(line, joined.basket_items);
+        continue;
+      }
+      keyed.keys.push_back(orders.keys[line.parse_row]);
+      // One order's lines stay together on one rank, even when a whale key is split.
+      keyed.spread.push_back(engine::mix64(static_cast<std::uint64_t>(line.order_id) ^ (std::uint64_t{line.channel} << 56)));
+      keyed.rows.push_back(line);
+    }
+    orders = {};
+  }
+
+  {
+    auto phase = timers.phase("join_identity");
+    engine::JoinSide<IdentityEntry, engine::StringColumn> right;
+    right.rows = std::move(identity.entries);
+    right.keys = std::move(identity.keys);
+    auto with_customers = engine::hash_join(comm, std::move(keyed), std::move(right), join_options(config, engine::JoinKind::left));
+    result.joins.push_back(join_summary(comm, "order lines x identity", with_customers));
+    joined.lines.reserve(with_customers.left.size());
+    for (std::size_t i = 0; i < with_customers.left.size(); ++i) {
+      const OrderLine& line = with_customers.left[i];
+      if (!with_customers.matched[i]) {
+        rejects.push_back(reject_of(line.origin, RejectReason::unknown_channel_key, order_key_role));
+        continue;
+      }
+      const IdentityEntry& entry = with_customers.right[i];
+      if (!entry.customer_known) {
+        rejects.push_back(reject_of(line.origin, RejectReason::unknown_customer, order_key_role));
+        continue;
+      }
+      ++counts.joined[line.origin.file_index];
+      add_basket_item(line, joined.basket_items);
+      joined.lines.push_back({.customer_id = entry.customer_id, .order_id = line.order_id, .ts_seconds = line.ts_seconds,
+                              .value_units = line.value_units, .category = line.category, .channel = line.channel,
+                              .purchase = line.purchase != 0});
+    }
+  }
+
+  {
+    auto phase = timers.phase("features");
+    const features::FeatureSchema schema = customer_features(comm, config, channels, categories, customers, ranges,
+                                                             budget, joined.lines, result);
+    result.feature_names = features::feature_names(schema);
+    result.top_categories = schema.category_names;
+    result.customers_with_features =
+        comm.allreduce(static_cast<std::uint64_t>(result.features.customer_ids.size()), engine::ReduceOp::sum);
+    joined.lines = {};
+  }
+  {
+    auto phase = timers.phase("baskets");
+    result.baskets = features::build_baskets(comm, std::move(joined.basket_items));
+    result.baskets_total = comm.allreduce(result.baskets.baskets, engine::ReduceOp::sum);
+  }
+  result.accounting = account(comm, files, reads, std::move(counts), rejects);
+  return result;
+}
+
+}  // namespace omniseg::jobs

@@ -1,0 +1,299 @@
+#include "jobs/job_config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "engine/error_agreement.hpp"
+#include "engine/errors.hpp"
+#include "io/csv_fields.hpp"
+
+namespace omniseg::jobs {
+namespace {
+
+/// Reads one TOML table, remembering which keys were used so that leftovers are reported.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string name, const std::string& file)
+      : table_(table), name_(std::move(name)), file_(file) {}
+
+  [[nodiscard]] std::string key_name(std::string_view key) const {
+    return name_.empty() ? std::string(key) : name_ + "." + std::string(key);
+  }
+
+  [[nodiscard]] const toml::node* find(std::string_view key) {
+    used_.insert(std::string(key));
+    return table_.get(key);
+  }
+
+  [[nodiscard]] std::optional<std::string> string(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* value = node->as_string()) return value->get();
+    throw wrong_type(key, "a string", *node);
+  }
+  [[nodiscard]] std::string required_string(std::string_view key) {
+    auto value = string(key);
+    if (!value) throw InputError(fmt::format("{}: missing key '{}'", file_, key_name(key)));
+    if (value->empty()) throw InputError(fmt::format("{}: key '{}' must not be empty", file_, key_name(key)));
+    return *value;
+  }
+  [[nodiscard]] std::optional<std::int64_t> integer(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* value = node->as_integer()) return value->get();
+    throw wrong_type(key, "an integer", *node);
+  }
+  [[nodiscard]] std::optional<double> number(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* value = node->as_floating_point()) return value->get();
+    if (const auto* value = node->as_integer()) return static_cast<double>(value->get());
+    throw wrong_type(key, "a number", *node);
+  }
+  [[nodiscard]] const toml::table* table(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return nullptr;
+    if (const auto* value = node->as_table()) return value;
+    throw wrong_type(key, "a table", *node);
+  }
+  [[nodiscard]] const toml::array* array(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return nullptr;
+    if (const auto* value = node->as_array()) return value;
+    throw wrong_type(key, "an array of tables ([[...]])", *node);
+  }
+
+  /// Every key not read is unknown: a typo the user wants to hear about, not a silent default.
+  void reject_unknown_keys() const {
+    for (const auto& [key, node] : table_) {
+      if (!used_.contains(std::string(key.str()))) {
+        throw InputError(fmt::format("{}: unknown key '{}' (line {})", file_, key_name(key.str()),
+                                     node.source().begin.line));
+      }
+    }
+  }
+
+  [[nodiscard]] const std::string& file() const { return file_; }
+
+ private:
+  [[nodiscard]] InputError wrong_type(std::string_view key, std::string_view wanted, const toml::node& node) const {
+    return InputError(fmt::format("{}: key '{}' must be {} (line {})", file_, key_name(key), wanted,
+                                  node.source().begin.line));
+  }
+
+  const toml::table& table_;
+  std::string name_;
+  const std::string& file_;
+  std::set<std::string> used_;
+};
+
+std::string resolve(const std::string& path, const std::string& config_path) {
+  const std::filesystem::path file(path);
+  if (file.is_absolute()) return path;
+  return (std::filesystem::path(config_path).parent_path() / file).lexically_normal().string();
+}
+
+void map_columns_of(CsvInputConfig& input, const toml::table* columns, const TableRoles& roles,
+                    const std::string& table_name, const std::string& file) {
+  ColumnMapping& mapping = input.columns;
+  std::optional<TableReader> reader;
+  if (columns != nullptr) reader.emplace(*columns, table_name + ".columns", file);
+  for (const auto* list : {&roles.required, &roles.optional}) {
+    for (const std::string& role : *list) {
+      std::optional<std::string> column = reader ? reader->string(role) : std::nullopt;
+      if (column && column->empty()) {
+        throw InputError(fmt::format("{}: key '{}.columns.{}' must name a column", file, table_name, role));
+      }
+      // A role defaults to a column of the same name; an optional role left out of the config is
+      // read only when the file has such a column (decided once the header is known).
+      if (!column && list == &roles.optional) input.optional_roles_defaulted.push_back(role);
+      mapping.emplace_back(role, column.value_or(role));
+    }
+  }
+  if (reader) reader->reject_unknown_keys();
+}
+
+CsvInputConfig csv_table(TableReader& parent, std::string_view key, const TableRoles& roles,
+                         const std::string& config_path) {
+  const toml::table* table = parent.table(key);
+  if (table == nullptr) throw InputError(fmt::format("{}: missing table [{}]", parent.file(), parent.key_name(key)));
+  TableReader reader(*table, parent.key_name(key), parent.file());
+  CsvInputConfig input;
+  input.display_name = reader.required_string("file");
+  input.path = resolve(input.display_name, config_path);
+  map_columns_of(input, reader.table("columns"), roles, parent.key_name(key), parent.file());
+  reader.reject_unknown_keys();
+  return input;
+}
+
+std::vector<OrderInputConfig> order_inputs(TableReader& input, const std::string& config_path) {
+  const toml::array* orders = input.array("orders");
+  if (orders == nullptr || orders->empty()) {
+    throw InputError(fmt::format("{}: missing [[input.orders]]: at least one order file is needed", input.file()));
+  }
+  std::vector<OrderInputConfig> result;
+  for (std::size_t i = 0; i < orders->size(); ++i) {
+    const std::string name = fmt::format("input.orders[{}]", i);
+    const auto* table = (*orders)[i].as_table();
+    if (table == nullptr) throw InputError(fmt::format("{}: '{}' must be a table", input.file(), name));
+    TableReader reader(*table, name, input.file());
+    OrderInputConfig order;
+    order.channel = reader.required_string("channel");
+    order.display_name = reader.required_string("file");
+    order.path = resolve(order.display_name, config_path);
+    map_columns_of(order, reader.table("columns"), order_roles(), name, input.file());
+    reader.reject_unknown_keys();
+    result.push_back(std::move(order));
+  }
+  return result;
+}
+
+FeatureConfig feature_config(TableReader& root) {
+  FeatureConfig features;
+  const toml::table* table = root.table("features");
+  if (table == nullptr) throw InputError(fmt::format("{}: missing table [features] (as_of is required)", root.file()));
+  TableReader reader(*table, "features", root.file());
+  // TOML has a date type; a quoted "YYYY-MM-DD" is accepted too.
+  const toml::node* as_of = reader.find("as_of");
+  if (as_of == nullptr) throw InputError(fmt::format("{}: missing key 'features.as_of' (a date, YYYY-MM-DD)", root.file()));
+  if (const auto* date = as_of->as_date()) {
+    const toml::date& d = date->get();
+    features.as_of_text = fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day);
+  } else if (const auto* text = as_of->as_string()) {
+    features.as_of_text = text->get();
+  } else {
+    throw InputError(fmt::format("{}: key 'features.as_of' must be a date (YYYY-MM-DD)", root.file()));
+  }
+  if (io::parse_date(features.as_of_text, features.as_of_days) != io::FieldStatus::ok) {
+    throw InputError(fmt::format("{}: key 'features.as_of' is not a date (YYYY-MM-DD): '{}'", root.file(),
+                                 features.as_of_text));
+  }
+  if (const auto top = reader.integer("top_categories")) {
+    if (*top < 0 || *top > 1000) {
+      throw InputError(fmt::format("{}: key 'features.top_categories' must lie in [0, 1000], got {}", root.file(), *top));
+    }
+    features.top_categories = static_cast<int>(*top);
+  }
+  reader.reject_unknown_keys();
+  return features;
+}
+
+EngineConfig engine_config(TableReader& root) {
+  EngineConfig engine;
+  const toml::table* table = root.table("engine");
+  if (table == nullptr) return engine;
+  TableReader reader(*table, "engine", root.file());
+  constexpr double mebibyte = 1024.0 * 1024.0;
+  const auto megabytes = [&](std::string_view key, std::uint64_t& bytes) {
+    if (const auto value = reader.number(key)) {
+      if (!(*value >= 0) || !std::isfinite(*value) || *value > 1e12) {
+        throw InputError(fmt::format("{}: key 'engine.{}' must be a size in MiB >= 0, got {}", root.file(), key, *value));
+      }
+      bytes = static_cast<std::uint64_t>(*value * mebibyte);
+    }
+  };
+  megabytes("memory_budget_mb", engine.memory_budget_bytes);
+  megabytes("broadcast_threshold_mb", engine.broadcast_threshold_bytes);
+  if (const auto share = reader.number("heavy_key_share")) {
+    if (!(*share >= 0) || !std::isfinite(*share)) {
+      throw InputError(fmt::format("{}: key 'engine.heavy_key_share' must be >= 0 (0: automatic, >= 1: off), got {}",
+                                   root.file(), *share));
+    }
+    engine.heavy_key_share = *share;
+  }
+  reader.reject_unknown_keys();
+  return engine;
+}
+
+}  // namespace
+
+const TableRoles& customer_roles() {
+  static const TableRoles roles{{"customer_id", "signup_date"}, {"region"}};
+  return roles;
+}
+const TableRoles& identity_roles() {
+  static const TableRoles roles{{"channel", "channel_key", "customer_id"}, {}};
+  return roles;
+}
+const TableRoles& item_roles() {
+  static const TableRoles roles{{"item_id", "category"}, {"brand", "list_price"}};
+  return roles;
+}
+const TableRoles& order_roles() {
+  static const TableRoles roles{{"order_id", "channel_key", "item_id", "quantity", "unit_price", "ts"}, {}};
+  return roles;
+}
+
+IntegrateConfig parse_integrate_config(const std::string& config_text, const std::string& config_path) {
+  toml::table root_table;
+  try {
+    root_table = toml::parse(config_text, config_path);
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}: {}", config_path, e.source().begin.line, e.description()));
+  }
+  IntegrateConfig config;
+  config.config_path = config_path;
+  config.config_text = config_text;
+  TableReader root(root_table, "", config_path);
+
+  const toml::table* input_table = root.table("input");
+  if (input_table == nullptr) throw InputError(fmt::format("{}: missing table [input]", config_path));
+  TableReader input(*input_table, "input", config_path);
+  config.customers = csv_table(input, "customers", customer_roles(), config_path);
+  config.identity = csv_table(input, "identity", identity_roles(), config_path);
+  config.items = csv_table(input, "items", item_roles(), config_path);
+  config.orders = order_inputs(input, config_path);
+  input.reject_unknown_keys();
+
+  std::set<std::string> channels;
+  for (const auto& order : config.orders) channels.insert(order.channel);
+  if (channels.size() > 250) throw InputError(fmt::format("{}: more than 250 channels", config_path));
+
+  config.features = feature_config(root);
+  config.engine = engine_config(root);
+  if (const toml::table* output = root.table("output")) {
+    TableReader reader(*output, "output", config_path);
+    config.output_directory = resolve(reader.required_string("directory"), config_path);
+    reader.reject_unknown_keys();
+  }
+  root.reject_unknown_keys();
+  return config;
+}
+
+IntegrateConfig load_integrate_config(const engine::Communicator& comm, const std::string& config_path) {
+  std::string text;
+  engine::collectively(comm, [&] {
+    if (!comm.is_root()) return;
+    std::ifstream file(config_path, std::ios::binary);
+    if (!file) throw InputError(fmt::format("cannot open the job configuration '{}'", config_path));
+    std::ostringstream content;
+    content << file.rdbuf();
+    text = std::move(content).str();
+  });
+  comm.broadcast(text);
+  return engine::collectively(comm, [&] {
+    IntegrateConfig config = parse_integrate_config(text, config_path);
+    if (comm.is_root()) {
+      std::vector<const CsvInputConfig*> inputs{&config.customers, &config.identity, &config.items};
+      for (const auto& order : config.orders) inputs.push_back(&order);
+      for (const auto* input : inputs) {
+        if (!std::filesystem::is_regular_file(input->path)) {
+          throw InputError(fmt::format("{}: input file '{}' does not exist (looked for {})", config_path,
+                                       input->display_name, input->path));
+        }
+      }
+    }
+    return config;
+  });
+}
+
+}  // namespace omniseg::jobs
