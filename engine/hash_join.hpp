@@ -36,9 +36,6 @@
 #include "engine/shuffle.hpp"
 #include "engine/string_column.hpp"
 #include "engine/wall_clock.hpp"
-#include <cstdio>
-#include <cstdlib>
-#define TRACE(label) do { if (std::getenv("JOIN_TRACE")) { double now_ = wall_seconds(); std::fprintf(stderr, "%s %.3f\n", label, now_ - trace_t_); trace_t_ = now_; } } while (0)
 
 namespace omniseg::engine {
 
@@ -287,12 +284,9 @@ void local_hash_join(std::vector<L>&& left_rows, Keys&& left_keys, std::vector<s
                      const std::vector<R>& right_rows, const Keys& right_keys, std::span<const std::uint64_t> right_hashes,
                      JoinKind kind, JoinResult<L, R, Keys>& result) {
   using K = JoinKeys<Keys>;
-  double trace_t_ = wall_seconds();
   const HashDirectory directory(right_hashes);
-  TRACE("  build");
   std::vector<std::uint32_t> first_match;
   probe(directory, left_keys, left_hashes, right_keys, first_match);
-  TRACE("  probe");
   left_hashes = {};
 
   const std::size_t rows = left_rows.size();
@@ -314,7 +308,6 @@ void local_hash_join(std::vector<L>&& left_rows, Keys&& left_keys, std::vector<s
     outputs += n;
   }
 
-  TRACE("  count");
   if (one_each) {
     // Every left row yields exactly one output row: the left rows and keys are the output as they are.
     result.right.resize(rows);
@@ -336,7 +329,6 @@ void local_hash_join(std::vector<L>&& left_rows, Keys&& left_keys, std::vector<s
     }
     result.left = std::move(left_rows);
     result.keys = std::move(left_keys);
-    TRACE("  materialize");
     return;
   }
 
@@ -506,12 +498,9 @@ JoinResult<L, R, Keys> hash_join(const Communicator& comm, JoinSide<L, Keys> lef
     }
   } else {
     const double share = options.heavy_key_share > 0 ? options.heavy_key_share : 1.0 / (4.0 * ranks);
-    double trace_t_ = wall_seconds();
     std::vector<std::uint64_t> left_hashes = detail::hash_keys(left.keys);
-    TRACE("hash_left");
     detail::HeavyKeys heavy;
     if (share < 1.0) heavy = detail::find_heavy_keys(comm, left_hashes, share);
-    TRACE("heavy");
     result.report.heavy_keys = heavy.hashes.size();
     if (ranks == 1) {
       const std::vector<std::uint64_t> right_hashes = detail::hash_keys(right.keys);
@@ -526,14 +515,12 @@ JoinResult<L, R, Keys> hash_join(const Communicator& comm, JoinSide<L, Keys> lef
         if (!heavy.contains(hash)) return K::owner(hash, ranks);
         return left.spread.empty() ? static_cast<int>((first_row + row) % ranks_u) : owner_of(left.spread[row], ranks);
       });
-      TRACE("plan_left");
       std::vector<L> left_rows;
       Keys left_keys;
       std::vector<std::uint64_t> received_left_hashes;
       detail::exchange_side(comm, left_plan, budget_bytes, left.rows, left.keys, left_hashes, left_rows, left_keys,
                             received_left_hashes, stats);
       left_hashes = {};
-      TRACE("exchange_left");
       moved[0] = left_plan.order.size();
       left_plan = {};
       left = {};
@@ -541,22 +528,18 @@ JoinResult<L, R, Keys> hash_join(const Communicator& comm, JoinSide<L, Keys> lef
       const std::vector<std::uint64_t> right_hashes = detail::hash_keys(right.keys);
       detail::SendPlan right_plan = detail::plan_by_destination(right.rows.size(), ranks, [&](std::uint64_t row) {
         const std::uint64_t hash = right_hashes[row];
-        return heavy.contains(hash) ? -1 : K::owner(hash, ranks);  // -1: every rank
+        return heavy.contains(hash) ? detail::send_everywhere : K::owner(hash, ranks);
       });
-      TRACE("plan_right");
       std::vector<R> right_rows;
       Keys right_keys;
       std::vector<std::uint64_t> received_right_hashes;
       detail::exchange_side(comm, right_plan, budget_bytes, right.rows, right.keys, right_hashes, right_rows, right_keys,
                             received_right_hashes, stats);
-      TRACE("exchange_right");
       moved[1] = right_plan.order.size();
       moved[2] = stats.bytes_sent;
       right = {};
-      TRACE("free");
       detail::local_hash_join(std::move(left_rows), std::move(left_keys), std::move(received_left_hashes), right_rows,
                               right_keys, received_right_hashes, options.kind, result);
-      TRACE("local");
     }
   }
 

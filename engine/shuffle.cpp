@@ -9,8 +9,6 @@
 
 #include "engine/mpi_handle.hpp"
 #include "engine/wall_clock.hpp"
-#include <cstdio>
-#define STRACE(label) do { if (std::getenv("JOIN_TRACE")) { double now_ = wall_seconds(); std::fprintf(stderr, "    %s %.3f\n", label, now_ - trace_t_); trace_t_ = now_; } } while (0)
 
 namespace omniseg::engine {
 namespace {
@@ -266,19 +264,15 @@ void run_exchange(const Communicator& comm, const SendPlan& plan, const ShuffleS
     at += plan.counts[d];
   }
 
-  double trace_t_ = wall_seconds();
-  double pack_s = 0, wait_s = 0;
   // Own rows: straight from the input to their place, no buffer, no message.
   const std::span<const std::uint64_t> own(plan.order.data() + plan_at[me], plan.counts[me]);
   byte_cursor[me] += place_rows(own, columns, row_cursor[me], strings_in, strings ? strings_out : nullptr, byte_cursor[me]);
   row_cursor[me] += own.size();
 
-  STRACE("self");
   std::vector<std::byte> buffer(schedule.largest_round_bytes);
   std::vector<std::uint64_t> sizes(2 * ranks), region(ranks);
   std::vector<MPI_Request> requests;
   for (std::uint64_t round = 0; round < schedule.rounds; ++round) {
-    double t_p = wall_seconds();
     const std::uint64_t* counts = schedule.round_rows.data() + round * ranks;
     std::fill(sizes.begin(), sizes.end(), 0);
     std::uint64_t used = 0;
@@ -292,7 +286,6 @@ void run_exchange(const Communicator& comm, const SendPlan& plan, const ShuffleS
       sizes[2 * d + 1] = string_bytes;
       used += counts[d] * (fixed_row_bytes + (strings_source != nullptr ? sizeof(std::uint64_t) : 0)) + string_bytes;
     }
-    double t_a = wall_seconds();
     const std::vector<std::uint64_t> incoming = comm.alltoall(sizes);
 
     requests.clear();
@@ -335,10 +328,7 @@ void run_exchange(const Communicator& comm, const SendPlan& plan, const ShuffleS
       }
     }
     check_mpi(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
-    pack_s += t_a - t_p; wait_s += wall_seconds() - t_a;
   }
-  if (std::getenv("JOIN_TRACE")) std::fprintf(stderr, "    pack %.3f wait %.3f\n", pack_s, wait_s);
-  STRACE("rounds");
 
   if (strings) {
     // Lengths were written at offsets[row + 1]; one running sum turns them into offsets.
@@ -347,7 +337,6 @@ void run_exchange(const Communicator& comm, const SendPlan& plan, const ShuffleS
     for (std::size_t i = 1; i < offsets.size(); ++i) offsets[i] += offsets[i - 1];
     if (offsets.back() != strings_out->byte_size()) throw std::logic_error("shuffle: string lengths and bytes disagree");
   }
-  STRACE("scan");
 }
 
 }  // namespace detail

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -26,8 +27,6 @@
 #include "engine/communicator.hpp"
 #include "engine/string_column.hpp"
 #include "engine/wall_clock.hpp"
-#include <cstdio>
-#include <cstdlib>
 
 namespace omniseg::engine {
 
@@ -78,8 +77,12 @@ struct SendPlan {
   bool valid = true;                  ///< false: a destination was outside [0, P)
 };
 
-/// Groups rows 0 .. rows-1 by `destination_of(row)`: a rank in [0, ranks), or -1 for "every rank".
-/// Stable (ascending row ids within a destination), two linear passes.
+/// Destinations besides a rank: a row for every rank, and a row that stays out of the exchange.
+inline constexpr int send_everywhere = -1;
+inline constexpr int send_nowhere = -2;
+
+/// Groups rows 0 .. rows-1 by `destination_of(row)`: a rank in [0, ranks), send_everywhere or
+/// send_nowhere (anything else makes the plan invalid). Stable (ascending row ids within a destination), two linear passes.
 template <class DestinationOf>
 SendPlan plan_by_destination(std::uint64_t rows, int ranks, DestinationOf destination_of) {
   SendPlan plan;
@@ -90,9 +93,9 @@ SendPlan plan_by_destination(std::uint64_t rows, int ranks, DestinationOf destin
     const int destination = destination_of(row);
     if (destination >= 0 && destination < ranks) {
       ++plan.counts[static_cast<std::size_t>(destination)];
-    } else if (destination == -1) {
+    } else if (destination == send_everywhere) {
       ++everywhere;
-    } else {
+    } else if (destination != send_nowhere) {
       plan.valid = false;
     }
   }
@@ -112,7 +115,7 @@ SendPlan plan_by_destination(std::uint64_t rows, int ranks, DestinationOf destin
     const int destination = destination_of(row);
     if (destination >= 0) {
       plan.order[next[static_cast<std::size_t>(destination)]++] = row;
-    } else {
+    } else if (destination == send_everywhere) {
       for (std::size_t r = 0; r < ranks_u; ++r) plan.order[next[r]++] = row;
     }
   }
@@ -172,10 +175,7 @@ void exchange_columns(const Communicator& comm, const SendPlan& plan, std::uint6
                       const StringColumn* strings, StringColumn* strings_out, ShuffleStats* stats,
                       const std::string& problem, FixedColumn<Ts>... columns) {
   const std::uint64_t fixed_row_bytes = (std::uint64_t{0} + ... + sizeof(Ts));
-  double t0 = wall_seconds();
   const ShuffleSchedule schedule = schedule_shuffle(comm, plan, fixed_row_bytes, strings, budget_bytes, problem);
-  if (std::getenv("JOIN_TRACE")) std::fprintf(stderr, "    schedule %.3f\n", wall_seconds() - t0);
-  t0 = wall_seconds();
   if (schedule.has_strings && strings_out == nullptr) {
     throw std::logic_error("exchange_columns: strings arrive but there is no column to hold them");
   }
@@ -184,7 +184,6 @@ void exchange_columns(const Communicator& comm, const SendPlan& plan, std::uint6
     strings_out->clear();
     if (schedule.has_strings) strings_out->resize_for_fill(schedule.rows_in, schedule.bytes_in);
   }
-  if (std::getenv("JOIN_TRACE")) std::fprintf(stderr, "    resize %.3f\n", wall_seconds() - t0);
   const std::array<RawColumn, sizeof...(Ts)> raw = {
       RawColumn{.in = reinterpret_cast<const std::byte*>(columns.in.data()),
                 .out = reinterpret_cast<std::byte*>(columns.out->data()),
@@ -221,7 +220,7 @@ void shuffle_rows(const Communicator& comm, const Rows<Record>& rows, std::span<
   const detail::SendPlan plan =
       detail::plan_by_destination(count, ranks, [&](std::uint64_t row) {
         const int d = destination[row];
-        return d >= 0 && d < ranks ? d : -2;
+        return d >= 0 && d < ranks ? d : std::numeric_limits<int>::min();  // invalid
       });
   const std::uint64_t budget_bytes = resolve_shuffle_budget(comm, budget);
   detail::exchange_columns(comm, plan, budget_bytes, rows.strings.empty() ? nullptr : &rows.strings,

@@ -151,7 +151,8 @@ void run_integrate(const engine::Communicator& comm, const IntegrateCommandOptio
   nlohmann::json joins = nlohmann::json::array();
   for (const auto& join : result.joins) {
     joins.push_back({{"join", join.name}, {"strategy", join.strategy}, {"heavy_keys", join.heavy_keys},
-                     {"output_rows", join.output_rows}});
+                     {"matched_rows", join.matched_rows}, {"keys_sent", join.keys_sent},
+                     {"bytes_moved", join.bytes_moved}});
   }
   std::uint64_t rejected = 0;
   for (const auto& file : result.accounting) rejected += file.rejected_total();

@@ -10,7 +10,7 @@
 #include "engine/distributed_sort.hpp"
 #include "engine/errors.hpp"
 #include "engine/exact_sum.hpp"
-#include "engine/hash_join.hpp"
+#include "engine/lookup_join.hpp"
 #include "engine/hash_partition.hpp"
 #include "engine/shuffle.hpp"
 #include "jobs/input_tables.hpp"
@@ -20,9 +20,8 @@ namespace {
 
 using io::RejectReason;
 
-engine::JoinOptions join_options(const IntegrateConfig& config, engine::JoinKind kind) {
+engine::JoinOptions join_options(const IntegrateConfig& config) {
   engine::JoinOptions options;
-  options.kind = kind;
   options.broadcast_threshold_bytes = config.engine.broadcast_threshold_bytes;
   options.heavy_key_share = config.engine.heavy_key_share;
   options.budget.bytes_per_rank = config.engine.memory_budget_bytes;
@@ -146,6 +145,11 @@ std::vector<std::string> number_categories_globally(const engine::Communicator& 
 }
 
 // ---- identity ------------------------------------------------------------------------------------
+
+/// What the order lines look up in the catalog.
+struct ItemCategory {
+  std::uint32_t category = 0;
+};
 
 /// A kept identity key and whether its customer exists.
 struct IdentityEntry {
@@ -285,10 +289,12 @@ void add_basket_item(const OrderLine& line, std::vector<features::BasketItem>& i
   if (line.purchase) items.push_back({.channel = line.channel, .order_id = line.order_id, .item_id = line.item_id});
 }
 
-template <class Result>
-JoinSummary join_summary(const engine::Communicator& comm, std::string name, const Result& joined) {
+template <class Value>
+JoinSummary join_summary(const engine::Communicator& comm, std::string name, const engine::LookupResult<Value>& joined) {
+  const auto matched = static_cast<std::uint64_t>(std::count(joined.found.begin(), joined.found.end(), std::uint8_t{1}));
   return {.name = std::move(name), .strategy = strategy_name(joined.report.strategy), .heavy_keys = joined.report.heavy_keys,
-          .output_rows = comm.allreduce(static_cast<std::uint64_t>(joined.left.size()), engine::ReduceOp::sum)};
+          .matched_rows = comm.allreduce(matched, engine::ReduceOp::sum), .keys_sent = joined.report.left_rows_moved,
+          .bytes_moved = joined.report.bytes_moved};
 }
 
 /// Collective. Chooses the top categories, reduces the lines to partial totals, moves them to the
@@ -394,57 +400,52 @@ IntegrationResult integrate(const engine::Communicator& comm, const IntegrateCon
     if (comm.is_root()) spdlog::info("integrate: {} order lines parsed", lines_read);
   }
 
+  // Both joins are lookups: the lines stay where they were read, only keys and answers travel.
   FeatureInputs joined;
-  engine::JoinSide<OrderLine, engine::StringColumn> keyed;  // lines with an item and a channel key
+  std::vector<std::uint8_t> keyed(orders.lines.size(), 0);  // has an item and a channel key: ask the identity map
   {
     auto phase = timers.phase("join_items");
-    engine::JoinSide<OrderLine, std::vector<std::uint64_t>> left;
-    left.rows = std::move(orders.lines);
-    left.keys.reserve(left.rows.size());
-    for (const auto& line : left.rows) left.keys.push_back(static_cast<std::uint64_t>(line.item_id));
-    engine::JoinSide<ItemRow, std::vector<std::uint64_t>> right;
-    right.rows = std::move(items);
-    for (const auto& item : right.rows) right.keys.push_back(static_cast<std::uint64_t>(item.item_id));
-    auto with_items = engine::hash_join(comm, std::move(left), std::move(right), join_options(config, engine::JoinKind::left));
+    std::vector<std::uint64_t> item_ids(orders.lines.size());
+    for (std::size_t i = 0; i < item_ids.size(); ++i) item_ids[i] = static_cast<std::uint64_t>(orders.lines[i].item_id);
+    engine::JoinSide<ItemCategory, std::vector<std::uint64_t>> catalog;
+    for (const auto& item : items) {
+      catalog.rows.push_back({.category = item.category});
+      catalog.keys.push_back(static_cast<std::uint64_t>(item.item_id));
+    }
+    const auto with_items = engine::lookup_join(comm, item_ids, {}, std::move(catalog), join_options(config));
     result.joins.push_back(join_summary(comm, "order lines x items", with_items));
-
-    // Lines with an item go on: anonymous ones straight to the baskets, keyed ones to the identity join.
-    keyed.rows.reserve(with_items.left.size());
-    for (std::size_t i = 0; i < with_items.left.size(); ++i) {
-      OrderLine line = with_items.left[i];
-      if (!with_items.matched[i]) {
+    for (std::size_t i = 0; i < orders.lines.size(); ++i) {
+      OrderLine& line = orders.lines[i];
+      if (!with_items.found[i]) {
         rejects.push_back(reject_of(line.origin, RejectReason::unknown_item, order_item_role));
         continue;
       }
-      line.category = with_items.right[i].category;
-      if (line.anonymous) {
+      line.category = with_items.values[i].category;
+      if (line.anonymous) {  // in the baskets only
         ++counts.anonymous[line.origin.file_index];
         add_basket_item(line, joined.basket_items);
         continue;
       }
-      keyed.keys.push_back(orders.keys[line.parse_row]);
-      // One order's lines stay together on one rank, even when a whale key is split.
-      keyed.spread.push_back(engine::mix64(static_cast<std::uint64_t>(line.order_id) ^ (std::uint64_t{line.channel} << 56)));
-      keyed.rows.push_back(line);
+      keyed[i] = 1;
     }
-    orders = {};
   }
 
   {
     auto phase = timers.phase("join_identity");
-    engine::JoinSide<IdentityEntry, engine::StringColumn> right;
-    right.rows = std::move(identity.entries);
-    right.keys = std::move(identity.keys);
-    auto with_customers = engine::hash_join(comm, std::move(keyed), std::move(right), join_options(config, engine::JoinKind::left));
+    engine::JoinSide<IdentityEntry, engine::StringColumn> identity_map;
+    identity_map.rows = std::move(identity.entries);
+    identity_map.keys = std::move(identity.keys);
+    const auto with_customers = engine::lookup_join(comm, orders.keys, keyed, std::move(identity_map), join_options(config));
     result.joins.push_back(join_summary(comm, "order lines x identity", with_customers));
-    joined.lines.reserve(with_customers.left.size());
-    for (std::size_t i = 0; i < with_customers.left.size(); ++i) {
-      const OrderLine& line = with_customers.left[i];
-      if (!with_customers.matched[i]) {
+    joined.lines.reserve(orders.lines.size());
+    for (std::size_t i = 0; i < orders.lines.size(); ++i) {
+      if (!keyed[i]) continue;
+      const OrderLine& line = orders.lines[i];
+      if (!with_customers.found[i]) {
         rejects.push_back(reject_of(line.origin, RejectReason::unknown_channel_key, order_key_role));
         continue;
       }
-      const IdentityEntry& entry = with_customers.right[i];
+      const IdentityEntry& entry = with_customers.values[i];
       if (!entry.customer_known) {
         rejects.push_back(reject_of(line.origin, RejectReason::unknown_customer, order_key_role));
         continue;
@@ -455,6 +456,7 @@ IntegrationResult integrate(const engine::Communicator& comm, const IntegrateCon
                               .value_units = line.value_units, .category = line.category, .channel = line.channel,
                               .purchase = line.purchase != 0});
     }
+    orders = {};
   }
 
   {

@@ -50,7 +50,9 @@ struct JoinSummary {
   std::string name;
   std::string strategy;
   std::uint64_t heavy_keys = 0;
-  std::uint64_t output_rows = 0;
+  std::uint64_t matched_rows = 0;  ///< lines that found their key
+  std::uint64_t keys_sent = 0;     ///< keys sent to another rank's part of the right side
+  std::uint64_t bytes_moved = 0;   ///< by the exchanges of the join, all ranks
 };
 
 struct IntegrationResult {

@@ -6,9 +6,11 @@
 #include "engine/communicator.hpp"
 #include "engine/errors.hpp"
 #include "engine/mpi_environment.hpp"
+#include "engine/resources.hpp"
 #include "jobs/command_line.hpp"
 
 int main(int argc, char** argv) {
+  omniseg::engine::keep_freed_memory_for_reuse();
   omniseg::engine::MpiEnvironment mpi(argc, argv);
   int exit_code = omniseg::exit_codes::failure;
   {
