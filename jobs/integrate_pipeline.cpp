@@ -111,11 +111,6 @@ class CustomerRanges {
   std::vector<int> ranks_;
 };
 
-[[nodiscard]] bool has_customer(const std::vector<CustomerRow>& block, std::int64_t id) {
-  const auto found = std::lower_bound(block.begin(), block.end(), id,
-                                      [](const CustomerRow& row, std::int64_t value) { return row.customer_id < value; });
-  return found != block.end() && found->customer_id == id;
-}
 
 // ---- items ---------------------------------------------------------------------------------------
 
@@ -178,64 +173,76 @@ ResolvedIdentity resolve_identity(const engine::Communicator& comm, ParsedIdenti
   engine::shuffle_rows(comm, sent, destination, received, budget);
   sent = {};
 
+  // Sort small integer tuples, not strings: rows of one key are adjacent (equal hash), ordered by
+  // customer and line. Only rows whose hashes collide need their bytes compared.
+  struct Entry {
+    std::uint64_t hash;
+    std::int64_t customer_id;
+    std::uint64_t line;
+    std::uint32_t row;
+  };
   const auto& rows = received.records;
-  std::vector<std::uint32_t> order(rows.size());
-  std::iota(order.begin(), order.end(), 0U);
-  std::vector<std::uint64_t> hashes(rows.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) hashes[i] = engine::hash_bytes(received.strings[i]);
-  // Hash first: most comparisons end there, without touching the key bytes.
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    if (hashes[a] != hashes[b]) return hashes[a] < hashes[b];
-    const int by_key = received.strings[a].compare(received.strings[b]);
-    if (by_key != 0) return by_key < 0;
-    return std::tuple(rows[a].customer_id, rows[a].origin.line_number) < std::tuple(rows[b].customer_id, rows[b].origin.line_number);
-  });
+  const engine::StringColumn& keys = received.strings;
+  std::vector<Entry> order(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    order[i] = {.hash = engine::hash_bytes(keys[i]), .customer_id = rows[i].customer_id,
+                .line = rows[i].origin.line_number, .row = static_cast<std::uint32_t>(i)};
+  }
+  const auto by_hash_customer_line = [](const Entry& a, const Entry& b) {
+    return std::tie(a.hash, a.customer_id, a.line) < std::tie(b.hash, b.customer_id, b.line);
+  };
+  std::sort(order.begin(), order.end(), by_hash_customer_line);
 
   ResolvedIdentity resolved;
-  for (std::size_t g = 0; g < order.size();) {
-    const IdentityRow& first = rows[order[g]];
-    std::size_t end = g + 1;
-    bool conflict = false;
-    while (end < order.size() && received.strings[order[end]] == received.strings[order[g]]) {
-      const IdentityRow& other = rows[order[end]];
-      const bool same_customer = other.customer_id == first.customer_id;
-      conflict = conflict || !same_customer;
-      rejects.push_back(reject_of(other.origin, same_customer ? RejectReason::duplicate_key : RejectReason::identity_conflict,
-                                  same_customer ? io::no_column : 2));
-      ++end;
+  resolved.entries.reserve(order.size());
+  resolved.keys.reserve(order.size(), keys.byte_size());
+  for (std::size_t begin = 0; begin < order.size();) {
+    std::size_t end = begin + 1;
+    while (end < order.size() && order[end].hash == order[begin].hash) ++end;
+    // Almost always one key; after a hash collision, group the run by key (stable: customer, line order stays).
+    const bool one_key = std::all_of(order.begin() + static_cast<std::ptrdiff_t>(begin) + 1, order.begin() + static_cast<std::ptrdiff_t>(end),
+                                     [&](const Entry& e) { return keys[e.row] == keys[order[begin].row]; });
+    if (!one_key) {
+      std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin), order.begin() + static_cast<std::ptrdiff_t>(end),
+                       [&](const Entry& a, const Entry& b) { return keys[a.row] < keys[b.row]; });
     }
-    resolved.entries.push_back({.customer_id = first.customer_id});
-    resolved.keys.push_back(received.strings[order[g]]);
-    if (conflict) ++resolved.conflict_keys;
-    g = end;
+    for (std::size_t g = begin; g < end;) {
+      const Entry& first = order[g];
+      std::size_t key_end = g + 1;
+      bool conflict = false;
+      for (; key_end < end && keys[order[key_end].row] == keys[first.row]; ++key_end) {
+        const IdentityRow& other = rows[order[key_end].row];
+        const bool same_customer = other.customer_id == first.customer_id;
+        conflict = conflict || !same_customer;
+        rejects.push_back(reject_of(other.origin, same_customer ? RejectReason::duplicate_key : RejectReason::identity_conflict,
+                                    same_customer ? io::no_column : 2));
+      }
+      resolved.entries.push_back({.customer_id = first.customer_id});
+      resolved.keys.push_back(keys[first.row]);
+      if (conflict) ++resolved.conflict_keys;
+      g = key_end;
+    }
+    begin = end;
   }
   resolved.kept = resolved.entries.size();
   return resolved;
 }
 
-/// Collective. Asks each customer's owner whether the customer exists and marks the entries.
-void mark_known_customers(const engine::Communicator& comm, ResolvedIdentity& identity, const CustomerRanges& ranges,
-                          const std::vector<CustomerRow>& customers, const engine::ShuffleBudget& budget) {
-  struct Question {
-    std::int64_t customer_id = 0;
-    std::uint64_t entry = 0;
-    std::int32_t asker = 0;
+/// Collective. Marks the entries whose customer is in the customers file: a lookup of the
+/// entries' customer ids in the customer table.
+void mark_known_customers(const engine::Communicator& comm, ResolvedIdentity& identity,
+                          const std::vector<CustomerRow>& customers, const engine::JoinOptions& options) {
+  struct Known {
     std::uint8_t known = 0;
   };
-  engine::Rows<Question> questions, at_owner;
-  std::vector<int> destination;
-  for (std::size_t i = 0; i < identity.entries.size(); ++i) {
-    questions.records.push_back({.customer_id = identity.entries[i].customer_id, .entry = i, .asker = comm.rank()});
-    destination.push_back(ranges.owner(identity.entries[i].customer_id));
-  }
-  engine::shuffle_rows(comm, questions, destination, at_owner, budget);
-  destination.clear();
-  for (auto& question : at_owner.records) {
-    question.known = has_customer(customers, question.customer_id) ? 1 : 0;
-    destination.push_back(question.asker);
-  }
-  engine::shuffle_rows(comm, at_owner, destination, questions, budget);
-  for (const auto& answer : questions.records) identity.entries[answer.entry].customer_known = answer.known;
+  std::vector<std::uint64_t> wanted(identity.entries.size());
+  for (std::size_t i = 0; i < wanted.size(); ++i) wanted[i] = static_cast<std::uint64_t>(identity.entries[i].customer_id);
+  engine::JoinSide<Known, std::vector<std::uint64_t>> table;
+  table.rows.assign(customers.size(), Known{.known = 1});
+  table.keys.reserve(customers.size());
+  for (const auto& customer : customers) table.keys.push_back(static_cast<std::uint64_t>(customer.customer_id));
+  const auto found = engine::lookup_join(comm, wanted, {}, std::move(table), options);
+  for (std::size_t i = 0; i < wanted.size(); ++i) identity.entries[i].customer_known = found.found[i];
 }
 
 // ---- accounting ----------------------------------------------------------------------------------
@@ -385,7 +392,7 @@ IntegrationResult integrate(const engine::Communicator& comm, const IntegrateCon
     auto phase = timers.phase("identity");
     ParsedIdentity parsed = read_identity(comm, config, channels, shard, rejects, reads);
     identity = resolve_identity(comm, std::move(parsed), budget, rejects);
-    mark_known_customers(comm, identity, ranges, customers, budget);
+    mark_known_customers(comm, identity, customers, join_options(config));
     counts.joined[InputFiles::identity] = identity.kept;
     result.identity_conflict_keys = comm.allreduce(identity.conflict_keys, engine::ReduceOp::sum);
   }
