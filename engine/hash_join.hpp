@@ -405,6 +405,18 @@ void exchange_side(const Communicator& comm, const SendPlan& plan, std::uint64_t
                    FixedColumn<std::uint64_t>{.in = hashes, .out = &hashes_out});
 }
 
+/// Collective. Fills the report's totals from this rank's counts: `moved` = {left rows, right rows,
+/// bytes} sent by this rank.
+inline void finish_report(const Communicator& comm, const std::uint64_t (&moved)[3], const ShuffleStats& stats,
+                          double started, JoinReport& report) {
+  const std::vector<std::uint64_t> totals = comm.allreduce(std::span<const std::uint64_t>(moved), ReduceOp::sum);
+  report.left_rows_moved = totals[0];
+  report.right_rows_moved = totals[1];
+  report.bytes_moved = totals[2];
+  report.rounds = stats.rounds;
+  report.seconds = wall_seconds() - started;
+}
+
 /// Collective. Every rank's keys, in rank order.
 inline std::vector<std::uint64_t> gather_keys(const Communicator& comm, const std::vector<std::uint64_t>& keys) {
   return comm.allgatherv(keys).data;
@@ -543,12 +555,7 @@ JoinResult<L, R, Keys> hash_join(const Communicator& comm, JoinSide<L, Keys> lef
     }
   }
 
-  const std::vector<std::uint64_t> totals = comm.allreduce(std::span<const std::uint64_t>(moved), ReduceOp::sum);
-  result.report.left_rows_moved = totals[0];
-  result.report.right_rows_moved = totals[1];
-  result.report.bytes_moved = totals[2];
-  result.report.rounds = stats.rounds;
-  result.report.seconds = wall_seconds() - started;
+  detail::finish_report(comm, moved, stats, started, result.report);
   return result;
 }
 

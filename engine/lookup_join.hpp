@@ -205,12 +205,7 @@ LookupResult<R> lookup_join(const Communicator& comm, const Keys& left_keys, std
     moved[2] = stats.bytes_sent;
   }
 
-  const std::vector<std::uint64_t> totals = comm.allreduce(std::span<const std::uint64_t>(moved), ReduceOp::sum);
-  result.report.left_rows_moved = totals[0];
-  result.report.right_rows_moved = totals[1];
-  result.report.bytes_moved = totals[2];
-  result.report.rounds = stats.rounds;
-  result.report.seconds = wall_seconds() - started;
+  detail::finish_report(comm, moved, stats, started, result.report);
   return result;
 }
 

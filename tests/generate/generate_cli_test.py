@@ -16,7 +16,6 @@
 `expected_rejects(directory)` is importable: it returns {(file, reason): count} and the number of
 identity keys mapped to more than one customer.
 """
-import argparse
 import collections
 import csv
 import datetime
@@ -31,6 +30,9 @@ import tomllib
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_args import parse_cli_test_args  # noqa: E402
 
 CSV_FILES = ["customers.csv", "identity.csv", "items.csv", "orders_web.csv", "orders_app.csv", "orders_store.csv"]
 ORDER_FILES = {"web": "orders_web.csv", "app": "orders_app.csv", "store": "orders_store.csv"}
@@ -492,11 +494,7 @@ def check_bad_options(r):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--omniseg", required=True)
-    parser.add_argument("--mpiexec", required=True)
-    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3, 4])
-    args = parser.parse_args()
+    args = parse_cli_test_args()
     with tempfile.TemporaryDirectory() as work:
         r = Runner(args, work)
         sizes = ["--customers", "3000", "--items", "400", "--orders", "120000", "--seed", "7"]

@@ -8,7 +8,6 @@
 - on dirty data, the rejects per file and reason equal the counts the generator planted;
 - features.csv, features.h5, baskets.dat and rejects.csv are the same bytes at every rank count;
 - bad configurations and inputs end with exit code 3 and a message naming the key, file or column."""
-import argparse
 import csv
 import hashlib
 import io
@@ -23,7 +22,9 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import reference_integration  # noqa: E402
+from cli_args import parse_cli_test_args  # noqa: E402
 
 failures = 0
 
@@ -196,11 +197,7 @@ def bad_inputs(args, data, work):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--omniseg", required=True)
-    parser.add_argument("--mpiexec", required=True)
-    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3, 4])
-    args = parser.parse_args()
+    args = parse_cli_test_args()
 
     with tempfile.TemporaryDirectory(prefix="omniseg-integrate-") as work:
         for dirty_rate in (0, 0.03):

@@ -6,7 +6,6 @@ exact ties, the same n_iter); k-means++ and k-means|| with restarts, the same at
 a k sweep; the edge cases that must give a correct result (k = 1, identical points, d = 1, fewer
 rows than ranks, float32); and every bad input of the issue giving exit code 3 and a message that
 names the problem."""
-import argparse
 import json
 import os
 import sys
@@ -17,6 +16,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_args import parse_cli_test_args  # noqa: E402
 from matrix_cli import MatrixCommandRunner  # noqa: E402
 
 
@@ -88,11 +88,7 @@ def expect_like_sklearn(run, name, x, init, fitted, max_iter=300):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--omniseg", required=True)
-    parser.add_argument("--mpiexec", required=True)
-    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3, 4])
-    args = parser.parse_args()
+    args = parse_cli_test_args()
     with tempfile.TemporaryDirectory() as work:
         run = Runner(args, work)
         data = os.path.join(work, "data.h5")

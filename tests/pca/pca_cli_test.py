@@ -3,7 +3,6 @@
 matrix (well- and ill-conditioned), agreement with scikit-learn's PCA(svd_solver="full") with and
 without standardisation, the same model at every rank count (1e-12), float32 input, ranks without
 rows, d = 1, and every bad input of the issue giving exit code 3 and a message naming the problem."""
-import argparse
 import json
 import os
 import sys
@@ -15,6 +14,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from cli_args import parse_cli_test_args  # noqa: E402
 from matrix_cli import MatrixCommandRunner  # noqa: E402
 
 
@@ -100,11 +100,7 @@ class Runner(MatrixCommandRunner):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--omniseg", required=True)
-    parser.add_argument("--mpiexec", required=True)
-    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3, 4])
-    args = parser.parse_args()
+    args = parse_cli_test_args()
     with tempfile.TemporaryDirectory() as work:
         run = Runner(args, work)
         data = os.path.join(work, "data.h5")
