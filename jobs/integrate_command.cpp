@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "algorithms/features/decimal_text.hpp"
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
 #include "engine/phase_timers.hpp"
@@ -38,19 +39,29 @@ std::string csv_field(std::string_view text) {
 /// features.csv: customer_id, then the features; doubles in the shortest text that reads back to
 /// the same bits, so the file is as exact as features.h5.
 std::string features_csv_text(const engine::Communicator& comm, const IntegrationResult& result) {
-  fmt::memory_buffer text;
-  if (comm.is_root()) {
-    fmt::format_to(std::back_inserter(text), "customer_id");
-    for (const auto& name : result.feature_names) fmt::format_to(std::back_inserter(text), ",{}", csv_field(name));
-    text.push_back('\n');
-  }
+  std::string text;
   const std::size_t width = result.feature_names.size();
-  for (std::size_t row = 0; row < result.features.customer_ids.size(); ++row) {
-    fmt::format_to(std::back_inserter(text), "{}", result.features.customer_ids[row]);
-    for (std::size_t c = 0; c < width; ++c) fmt::format_to(std::back_inserter(text), ",{}", result.features.matrix[row * width + c]);
-    text.push_back('\n');
+  const std::size_t rows = result.features.customer_ids.size();
+  // Reserved for wide numbers (real rows take a third of it): pages are touched only when written,
+  // and the text never moves while it grows.
+  text.reserve(rows * (width + 1) * 24 + 64);
+  if (comm.is_root()) {
+    text += "customer_id";
+    for (const auto& name : result.feature_names) (text += ',') += csv_field(name);
+    text += '\n';
   }
-  return fmt::to_string(text);
+  std::vector<char> line((width + 1) * (features::max_number_chars + 1));
+  for (std::size_t row = 0; row < rows; ++row) {
+    char* out = features::write_decimal(line.data(), result.features.customer_ids[row]);
+    const double* values = result.features.matrix.data() + row * width;
+    for (std::size_t c = 0; c < width; ++c) {
+      *out++ = ',';
+      out = features::write_shortest(out, values[c]);
+    }
+    *out++ = '\n';
+    text.append(line.data(), static_cast<std::size_t>(out - line.data()));
+  }
+  return text;
 }
 
 void write_features_h5(const engine::Communicator& comm, const std::filesystem::path& path, const IntegrateConfig& config,

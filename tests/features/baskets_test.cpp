@@ -73,5 +73,41 @@ TEST(Baskets, OneBasketSpanningEveryRankAndEmptyRanks) {
   check(all, last);
 }
 
+TEST(Baskets, IdsNearZeroAndNearTheEdgesOfTheInt64Range) {
+  // Narrow ranges (around zero: negative ids; far from zero) pack into 64-bit keys; ranges spanning
+  // all of int64 do not and take the comparison sort. All give the reference text.
+  enum class Ids { around_zero, far_from_zero, spanning };
+  std::mt19937_64 random(13);
+  for (const Ids ids : {Ids::around_zero, Ids::far_from_zero, Ids::spanning}) {
+    for (int trial = 0; trial < 10; ++trial) {
+      std::vector<BasketItem> all;
+      std::vector<int> owner;
+      const int n = static_cast<int>(random() % 400);
+      for (int i = 0; i < n; ++i) {
+        const auto order = static_cast<std::int64_t>(random() % 30);
+        const auto item = static_cast<std::int64_t>(random() % 25);
+        BasketItem basket_item{.channel = static_cast<std::uint32_t>(random() % 3)};
+        switch (ids) {
+          case Ids::around_zero:
+            basket_item.order_id = order - 15;
+            basket_item.item_id = item - 12;
+            break;
+          case Ids::far_from_zero:
+            basket_item.order_id = INT64_MAX - order;
+            basket_item.item_id = INT64_MIN + item;
+            break;
+          case Ids::spanning:
+            basket_item.order_id = INT64_MIN + order * (INT64_MAX / 32);
+            basket_item.item_id = INT64_MAX - item * (INT64_MAX / 25);
+            break;
+        }
+        all.push_back(basket_item);
+        owner.push_back(static_cast<int>(random() % 4));
+      }
+      check(all, owner);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace omniseg::features

@@ -120,6 +120,60 @@ TEST(CustomerFeatures, PartialsMergedEqualBruteForce) {
   }
 }
 
+TEST(CustomerFeatures, IdsSpanningTheWholeRangeGiveTheSameFeatures) {
+  // Ids far apart do not pack into one 64-bit sort key: the kernels sort by comparison then. Both
+  // ways must agree: the same lines with ids mapped in order to the edges of the int64 range give
+  // the same rows.
+  const auto wide_customer = [](std::int64_t id) { return INT64_MIN + (id - 1000) / 7 * (std::int64_t{1} << 56); };
+  const auto wide_order = [](std::int64_t id) { return INT64_MIN / 2 + id * (std::int64_t{1} << 54); };
+  std::mt19937_64 random(17);
+  for (int trial = 0; trial < 10; ++trial) {
+    const int customers = 2 + trial * 5;
+    std::vector<FeatureLine> lines = random_lines(random, customers, 100 + trial * 60);
+    std::shuffle(lines.begin(), lines.end(), random);
+    std::vector<FeatureLine> wide = lines;
+    for (auto& line : wide) {
+      line.customer_id = wide_customer(line.customer_id);
+      line.order_id = wide_order(line.order_id);
+    }
+    const std::vector<int> slot_of_category{2, -1, 0, 1, -1, 3};
+    const FeatureSchema schema{.channel_names = {"web", "app", "store"}, .category_names = {"a", "b", "c", "d"},
+                               .as_of_days = 20000};
+    std::vector<CustomerFacts> facts, wide_facts;
+    for (int c = 0; c < customers; ++c) {
+      facts.push_back({.customer_id = 1000 + 7 * c, .signup_days = 18000 + c});
+      wide_facts.push_back({.customer_id = wide_customer(1000 + 7 * c), .signup_days = 18000 + c});
+    }
+    const auto features_of = [&](const std::vector<FeatureLine>& input, const std::vector<CustomerFacts>& who) {
+      std::vector<OrderTotals> orders;
+      std::vector<CategorySpend> spend;
+      const std::size_t half = input.size() / 2;  // two pieces, as two ranks would hold them
+      for (const auto piece : {std::span(input).first(half), std::span(input).subspan(half)}) {
+        total_orders(piece, orders);
+        const auto piece_spend = category_spend(piece, slot_of_category);
+        spend.insert(spend.end(), piece_spend.begin(), piece_spend.end());
+      }
+      merge_order_totals(orders);
+      merge_category_spend(spend);
+      // Merging merged (sorted) partials again changes nothing.
+      const auto orders_once = orders.size();
+      const auto spend_once = spend.size();
+      merge_order_totals(orders);
+      merge_category_spend(spend);
+      EXPECT_EQ(orders.size(), orders_once);
+      EXPECT_EQ(spend.size(), spend_once);
+      return feature_rows(who, orders, spend, schema);
+    };
+    const FeatureRows narrow_rows = features_of(lines, facts);
+    const FeatureRows wide_rows = features_of(wide, wide_facts);
+    ASSERT_EQ(wide_rows.customer_ids.size(), narrow_rows.customer_ids.size());
+    for (std::size_t r = 0; r < narrow_rows.customer_ids.size(); ++r) {
+      EXPECT_EQ(wide_rows.customer_ids[r], wide_customer(narrow_rows.customer_ids[r]));
+    }
+    EXPECT_EQ(wide_rows.matrix, narrow_rows.matrix);
+  }
+}
+
 TEST(CustomerFeatures, TopCategoriesBreakTiesByNameAndSkipUnsold) {
   const std::vector<Int128> gross{5, 9, 5, 0, 9};
   const std::vector<std::string> names{"toys", "food", "garden", "books", "drinks"};
