@@ -412,6 +412,9 @@ IntegrationResult integrate(const engine::Communicator& comm, const IntegrateCon
   std::vector<std::uint8_t> keyed(orders.lines.size(), 0);  // has an item and a channel key: ask the identity map
   {
     auto phase = timers.phase("join_items");
+    // Every purchase line becomes a basket item (anonymous ones here, keyed ones after the identity
+    // join): reserved once, the vector never moves while it grows.
+    joined.basket_items.reserve(orders.lines.size());
     std::vector<std::uint64_t> item_ids(orders.lines.size());
     for (std::size_t i = 0; i < item_ids.size(); ++i) item_ids[i] = static_cast<std::uint64_t>(orders.lines[i].item_id);
     engine::JoinSide<ItemCategory, std::vector<std::uint64_t>> catalog;
