@@ -138,17 +138,9 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 
 }  // namespace
 
-std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) {
-  // Howard Hinnant's algorithm: years start in March, so the leap day is the last day of a year.
-  year -= month <= 2 ? 1 : 0;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto year_of_era = static_cast<std::uint64_t>(year - era * 400);
-  const std::uint64_t day_of_year = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const std::uint64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
-}
+namespace detail {
 
-FieldStatus parse_int64(std::string_view text, std::int64_t& value) {
+FieldStatus parse_int64_careful(std::string_view text, std::int64_t& value) {
   text = trimmed(text);
   if (text.empty()) return FieldStatus::empty;
   const bool negative = take_sign(text);
@@ -160,7 +152,7 @@ FieldStatus parse_int64(std::string_view text, std::int64_t& value) {
   return signed_value(magnitude, negative, value) ? FieldStatus::ok : FieldStatus::bad;
 }
 
-FieldStatus parse_decimal(std::string_view text, int scale, std::int64_t& units) {
+FieldStatus parse_decimal_careful(std::string_view text, int scale, std::int64_t& units) {
   if (scale < 0 || scale > max_decimal_scale) {
     throw std::invalid_argument("parse_decimal: scale must be between 0 and 18");
   }
@@ -195,22 +187,7 @@ FieldStatus parse_decimal(std::string_view text, int scale, std::int64_t& units)
   return signed_value(magnitude, negative, units) ? FieldStatus::ok : FieldStatus::bad;
 }
 
-FieldStatus parse_double(std::string_view text, double& value) {
-  text = trimmed(text);
-  if (text.empty()) return FieldStatus::empty;
-  // from_chars takes a '-' but no '+'; a sign after the '+' ("+-1") stays bad.
-  if (text.front() == '+') {
-    text.remove_prefix(1);
-    if (text.empty() || text.front() == '-') return FieldStatus::bad;
-  }
-  double parsed = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(parsed)) return FieldStatus::bad;
-  value = parsed;
-  return FieldStatus::ok;
-}
-
-FieldStatus parse_date(std::string_view text, std::int32_t& days_since_epoch) {
+FieldStatus parse_date_careful(std::string_view text, std::int32_t& days_since_epoch) {
   text = trimmed(text);
   if (text.empty()) return FieldStatus::empty;
   std::int64_t days = 0;
@@ -219,7 +196,7 @@ FieldStatus parse_date(std::string_view text, std::int32_t& days_since_epoch) {
   return FieldStatus::ok;
 }
 
-FieldStatus parse_timestamp(std::string_view text, std::int64_t& seconds_since_epoch) {
+FieldStatus parse_timestamp_careful(std::string_view text, std::int64_t& seconds_since_epoch) {
   text = trimmed(text);
   if (text.empty()) return FieldStatus::empty;
   std::int64_t days = 0;
@@ -270,6 +247,23 @@ FieldStatus parse_timestamp(std::string_view text, std::int64_t& seconds_since_e
   if (at != text.size()) return FieldStatus::bad;
   // Local time minus its offset from UTC is UTC.
   seconds_since_epoch = days * seconds_per_day + hour * 3600 + minute * 60 + second - offset_seconds;
+  return FieldStatus::ok;
+}
+
+}  // namespace detail
+
+FieldStatus parse_double(std::string_view text, double& value) {
+  text = trimmed(text);
+  if (text.empty()) return FieldStatus::empty;
+  // from_chars takes a '-' but no '+'; a sign after the '+' ("+-1") stays bad.
+  if (text.front() == '+') {
+    text.remove_prefix(1);
+    if (text.empty() || text.front() == '-') return FieldStatus::bad;
+  }
+  double parsed = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), parsed);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(parsed)) return FieldStatus::bad;
+  value = parsed;
   return FieldStatus::ok;
 }
 

@@ -1,6 +1,7 @@
 #include "io/csv_reader.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +33,7 @@ std::string system_message(int error_number) { return std::generic_category().me
 // ---- byte masks -----------------------------------------------------------------------------------
 // The record structure depends on two bytes only, '\n' and '"'. Each 64-byte block becomes two
 // bit masks; quote parity inside the block is a prefix XOR of the quote mask (as in simdjson), so
-// the boundary scan costs a few instructions per 64 bytes and a branch per record, not per byte.
+// the boundary scan costs a few instructions per 64 bytes and a branch per line, not per byte.
 
 struct BlockMasks {
   std::uint64_t newlines = 0;
@@ -80,76 +81,116 @@ constexpr std::uint64_t prefix_xor(std::uint64_t bits) {
   return bits;
 }
 
-/// Bits 0..bit set.
-constexpr std::uint64_t bits_through(unsigned bit) { return (std::uint64_t{2} << bit) - 1; }  // bit 63: wraps to all
-
 struct ByteCounts {
   std::uint64_t quotes = 0;
   std::uint64_t newlines = 0;
 };
 
+/// Counts '"' and '\n' in `text`. Byte-wide counters summed 16 lanes at a time (no popcount: the
+/// baseline x86-64 target has no instruction for it, and the library call is slower than this).
 ByteCounts count_quotes_and_newlines(std::string_view text) {
   ByteCounts counts;
-  for (std::size_t at = 0; at < text.size(); at += block_bytes) {
-    const BlockMasks masks = masks_at(text, at);
-    counts.quotes += static_cast<std::uint64_t>(std::popcount(masks.quotes));
-    counts.newlines += static_cast<std::uint64_t>(std::popcount(masks.newlines));
+  const char* bytes = text.data();
+  std::size_t at = 0;
+#if defined(__SSE2__)
+  const __m128i newline = _mm_set1_epi8('\n');
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i zero = _mm_setzero_si128();
+  __m128i newline_total = zero, quote_total = zero;  // two 64-bit lanes each
+  while (text.size() - at >= 16) {
+    // A byte counter takes at most 255 increments; -1 per match, so subtract the compare mask.
+    const std::size_t steps = std::min<std::size_t>((text.size() - at) / 16, 255);
+    __m128i newline_counts = zero, quote_counts = zero;
+    for (std::size_t step = 0; step < steps; ++step, at += 16) {
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + at));
+      newline_counts = _mm_sub_epi8(newline_counts, _mm_cmpeq_epi8(chunk, newline));
+      quote_counts = _mm_sub_epi8(quote_counts, _mm_cmpeq_epi8(chunk, quote));
+    }
+    newline_total = _mm_add_epi64(newline_total, _mm_sad_epu8(newline_counts, zero));
+    quote_total = _mm_add_epi64(quote_total, _mm_sad_epu8(quote_counts, zero));
+  }
+  std::array<std::uint64_t, 2> lanes{};
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes.data()), newline_total);
+  counts.newlines = lanes[0] + lanes[1];
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes.data()), quote_total);
+  counts.quotes = lanes[0] + lanes[1];
+#endif
+  for (; at < text.size(); ++at) {
+    counts.newlines += bytes[at] == '\n' ? 1 : 0;
+    counts.quotes += bytes[at] == '"' ? 1 : 0;
   }
   return counts;
 }
 
+void clear_records(CsvShard& shard) {
+  shard.record_length.clear();
+  shard.line_number.clear();
+  shard.file_offset.clear();
+  shard.global_records = 0;
+}
+
+void reserve_records(CsvShard& shard, std::uint64_t records) {
+  shard.record_length.reserve(records);
+  shard.line_number.reserve(records);
+  shard.file_offset.reserve(records);
+}
+
+}  // namespace
+
 // ---- the record boundary scan -------------------------------------------------------------------
 
-/// Finds records in a text buffer that may grow while it is scanned (the tail of a rank's last
-/// record is read chunk by chunk). Records open at a given index and after every "\n" outside
-/// quotes whose next byte lies before `owned_end`; the first "\n" outside quotes at or after
-/// `owned_end - 1` closes the last record and ends the scan. Records go to `shard`'s arrays
-/// (indices into the scanned text; file offsets from `text_file_offset`).
+namespace detail {
+
+/// Finds records in a text that is scanned step by step (each step a longer prefix of it). Records
+/// open at a given index and after every "\n" outside quotes whose next byte lies before
+/// `owned_end`; the first "\n" outside quotes at or after `owned_end - 1` closes the last record and
+/// ends the scan. Each record goes to the shard given to the step that closes it; positions in the
+/// text are file offsets (the text is the whole file).
 class RecordScanner {
  public:
-  RecordScanner(CsvShard& shard, std::uint64_t text_file_offset, std::size_t owned_end, bool inside_quotes,
-                std::uint64_t line_number)
-      : shard_(shard),
-        text_file_offset_(text_file_offset),
-        owned_end_(owned_end),
-        inside_quotes_(inside_quotes),
-        line_number_(line_number) {}
+  RecordScanner(std::size_t owned_end, bool inside_quotes, std::uint64_t line_number)
+      : owned_end_(owned_end), inside_quotes_(inside_quotes), line_number_(line_number) {}
 
   /// Opens a record at `index`, which must be where the next scan() starts.
   void open_record_at(std::size_t index) { open(index, line_number_); }
 
-  /// Scans text[from, text.size()), `from` being where the previous call stopped (or the start).
-  /// Returns true once the scan is over: the last owned record closed, or no record open and the
-  /// owned bytes passed.
-  bool scan(std::string_view text, std::size_t from) {
+  /// Scans text[from, text.size()), `from` being where the previous call stopped (or the start),
+  /// appending the records it closes to `out`. Returns true once the scan is over: the last owned
+  /// record closed, or no record open and the owned bytes passed.
+  bool scan(std::string_view text, std::size_t from, CsvShard& out) {
     for (std::size_t base = from; base < text.size(); base += block_bytes) {
       if (!record_open_ && base >= owned_end_) return true;
       const BlockMasks masks = masks_at(text, base);
-      const std::uint64_t inside = prefix_xor(masks.quotes) ^ (inside_quotes_ ? ~std::uint64_t{0} : 0);
-      for (std::uint64_t boundaries = masks.newlines & ~inside; boundaries != 0; boundaries &= boundaries - 1) {
-        const auto bit = static_cast<unsigned>(std::countr_zero(boundaries));
+      // Most blocks hold no quote at all: then the state holds for the whole block.
+      const std::uint64_t inside =
+          (masks.quotes == 0 ? 0 : prefix_xor(masks.quotes)) ^ (inside_quotes_ ? ~std::uint64_t{0} : 0);
+      // Every line end counts a line; only those outside quotes end records.
+      std::uint64_t line = line_number_;
+      for (std::uint64_t newlines = masks.newlines; newlines != 0; newlines &= newlines - 1) {
+        ++line;
+        const auto bit = static_cast<unsigned>(std::countr_zero(newlines));
+        if (((inside >> bit) & 1) != 0) continue;
         const std::size_t newline = base + bit;
-        if (record_open_) close(text, newline);
+        if (record_open_) close(text, newline, out);
         if (newline + 1 >= owned_end_) {
           stop_position_ = newline;
           return true;
         }
-        open(newline + 1, line_number_ + static_cast<std::uint64_t>(std::popcount(masks.newlines & bits_through(bit))));
+        open(newline + 1, line);
       }
       inside_quotes_ = (inside >> 63) != 0;  // the state after the block's last (real) byte
-      line_number_ += static_cast<std::uint64_t>(std::popcount(masks.newlines));
+      line_number_ = line;
     }
     return !record_open_ && text.size() >= owned_end_;
   }
 
   /// Closes the open record at the end of the file: it runs to the last byte, without a final
   /// line end (which can only be inside an unterminated quote).
-  void close_at_end_of_file(std::string_view text) {
+  void close_at_end_of_file(std::string_view text, CsvShard& out) {
     std::size_t end = text.size();
     if (end > open_begin_ && text[end - 1] == '\n') --end;
     if (end > open_begin_ && text[end - 1] == '\r') --end;
-    shard_.record_length.push_back(end - open_begin_);
-    record_open_ = false;
+    emit(end, out);
   }
 
   [[nodiscard]] bool record_open() const { return record_open_; }
@@ -158,28 +199,36 @@ class RecordScanner {
 
  private:
   void open(std::size_t index, std::uint64_t line_number) {
-    shard_.record_begin.push_back(index);
-    shard_.line_number.push_back(line_number);
-    shard_.file_offset.push_back(text_file_offset_ + index);
     open_begin_ = index;
+    open_line_ = line_number;
     record_open_ = true;
   }
-  void close(std::string_view text, std::size_t newline) {
+  void close(std::string_view text, std::size_t newline, CsvShard& out) {
     std::size_t end = newline;
     if (end > open_begin_ && text[end - 1] == '\r') --end;
-    shard_.record_length.push_back(end - open_begin_);
+    emit(end, out);
+  }
+  void emit(std::size_t end, CsvShard& out) {
+    out.record_length.push_back(end - open_begin_);
+    out.line_number.push_back(open_line_);
+    out.file_offset.push_back(open_begin_);
     record_open_ = false;
   }
 
-  CsvShard& shard_;
-  std::uint64_t text_file_offset_;
   std::size_t owned_end_;
   bool inside_quotes_;
   std::uint64_t line_number_;  ///< line of the next byte to scan
   bool record_open_ = false;
   std::size_t open_begin_ = 0;
+  std::uint64_t open_line_ = 0;
   std::size_t stop_position_ = 0;
 };
+
+}  // namespace detail
+
+namespace {
+
+using detail::RecordScanner;
 
 // ---- the header ----------------------------------------------------------------------------------
 
@@ -198,54 +247,29 @@ std::size_t byte_order_mark_length(std::string_view head) {
   throw InputError(file_name + ": the file is empty; a CSV file needs at least a header line");
 }
 
-/// Finds the header record. `bytes` holds the file from `content_begin` on as far as it was read,
-/// initially nothing; `read_more(bytes)` appends the next chunk and returns false at the end of file.
-template <class ReadMore>
-FileLayout locate_header(std::string& bytes, std::uint64_t content_begin, std::uint64_t size_bytes,
-                         ReadMore read_more, const std::string& file_name, char delimiter,
+/// Finds the header record of the whole file `content` and splits it into `names`.
+FileLayout locate_header(std::string_view content, const std::string& file_name, char delimiter,
                          std::vector<std::string>& names) {
+  const std::uint64_t content_begin = byte_order_mark_length(content);
+  if (content.size() == content_begin) throw_empty_file(file_name);
   CsvShard header_record;
-  RecordScanner scanner(header_record, content_begin, 1, false, 1);
-  scanner.open_record_at(0);
-  std::size_t from = 0;
-  bool ended_by_newline = false;
-  while (read_more(bytes)) {
-    if (scanner.scan(bytes, from)) {
-      ended_by_newline = true;
-      break;
-    }
-    from = bytes.size();
-  }
-  if (!ended_by_newline) scanner.close_at_end_of_file(bytes);
-  const std::size_t header_bytes = ended_by_newline ? scanner.stop_position() + 1 : bytes.size();
-  FileLayout layout{.size_bytes = size_bytes, .data_begin = content_begin + header_bytes, .data_first_line = 1};
-  layout.data_first_line += count_quotes_and_newlines(std::string_view(bytes).substr(0, header_bytes)).newlines;
+  RecordScanner scanner(content_begin + 1, false, 1);
+  scanner.open_record_at(content_begin);
+  const bool ended_by_newline = scanner.scan(content, content_begin, header_record);
+  if (!ended_by_newline) scanner.close_at_end_of_file(content, header_record);
+  const std::uint64_t header_end = ended_by_newline ? scanner.stop_position() + 1 : content.size();
+  FileLayout layout{.size_bytes = content.size(), .data_begin = header_end, .data_first_line = 1};
+  layout.data_first_line += count_quotes_and_newlines(content.substr(content_begin, header_end - content_begin)).newlines;
 
   std::vector<std::string_view> fields;
   CsvRecordSplitter splitter(delimiter);
-  const std::string_view header = std::string_view(bytes).substr(0, header_record.record_length.front());
+  const std::string_view header = content.substr(content_begin, header_record.record_length.front());
   if (splitter.split(header, fields) != CsvRecordSplitter::Status::ok) {
     throw InputError(file_name + ":1: the header line has bad quoting (a quote inside an unquoted name, text after a "
                                  "closing quote, or an unterminated quote)");
   }
   names.assign(fields.begin(), fields.end());
   return layout;
-}
-
-void clear_records(CsvShard& shard) {
-  shard.text.clear();
-  shard.record_begin.clear();
-  shard.record_length.clear();
-  shard.line_number.clear();
-  shard.file_offset.clear();
-  shard.global_records = 0;
-}
-
-void reserve_records(CsvShard& shard, std::uint64_t records) {
-  shard.record_begin.reserve(records);
-  shard.record_length.reserve(records);
-  shard.line_number.reserve(records);
-  shard.file_offset.reserve(records);
 }
 
 /// This rank's byte range of the data: the block distribution, or the test's split points.
@@ -320,77 +344,125 @@ void RandomAccessFile::append_bytes(std::uint64_t offset, std::uint64_t length, 
   read_bytes(offset, length, buffer.data() + old_size);
 }
 
+// ---- MappedFile -------------------------------------------------------------------------------------
+
+MappedFile::MappedFile(const std::string& path, const std::string& what) {
+  // The checks and their messages are RandomAccessFile's; the descriptor is not needed once mapped.
+  const RandomAccessFile file(path, what);
+  size_bytes_ = file.size_bytes();
+  if (size_bytes_ == 0) return;  // mmap cannot map nothing
+  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) throw InputError("cannot open " + what + " '" + path + "': " + system_message(errno));
+  void* const address = ::mmap(nullptr, size_bytes_, PROT_READ, MAP_PRIVATE, descriptor, 0);
+  const int map_error = errno;
+  ::close(descriptor);
+  if (address == MAP_FAILED) {
+    throw InputError("cannot map " + what + " '" + path + "' into memory: " + system_message(map_error));
+  }
+  address_ = address;
+}
+
+MappedFile::~MappedFile() {
+  if (address_ != nullptr) ::munmap(address_, size_bytes_);
+}
+
+void MappedFile::will_need(std::uint64_t offset, std::uint64_t length) const {
+  if (address_ == nullptr || length == 0) return;
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t begin = offset / page * page;
+  const std::uint64_t end = std::min(offset + length, size_bytes_);
+  if (end <= begin) return;
+  ::madvise(static_cast<char*>(address_) + begin, end - begin, MADV_WILLNEED);  // a hint: errors do not matter
+}
+
 // ---- the collective reader ------------------------------------------------------------------------
+
+CsvShardReader::CsvShardReader(const engine::Communicator& comm, const std::string& path, const CsvReadOptions& options)
+    : file_name_(path), chunk_bytes_(std::max<std::uint64_t>(options.scan_chunk_bytes, 1)) {
+  // Every rank maps the file itself; rank 0 finds the header, and its view decides the ranges.
+  FileLayout layout;
+  file_ = engine::collectively(comm, [&] {
+    auto mapped = std::make_shared<const MappedFile>(path, "CSV file");
+    if (comm.is_root()) layout = locate_header(mapped->bytes(), path, options.delimiter, header_);
+    return mapped;
+  });
+  text_ = file_->bytes();
+  comm.broadcast(layout);
+  std::uint64_t columns = header_.size();
+  comm.broadcast(columns);
+  header_.resize(columns);
+  for (std::string& name : header_) comm.broadcast(name);
+
+  engine::collectively(comm, [&] {
+    if (layout.size_bytes != text_.size()) {
+      throw InputError("CSV file '" + path + "' changed size while the ranks opened it");
+    }
+  });
+  const engine::RowRange range = owned_byte_range(comm, layout, options);
+  range_begin_ = range.begin;
+  range_end_ = range.end;
+  file_->will_need(range_begin_, range_end_ - range_begin_);
+  const ByteCounts counts = count_quotes_and_newlines(text_.substr(range_begin_, range_end_ - range_begin_));
+
+  // The parity of the quotes before the range says whether it starts inside a quoted field; the
+  // newlines before it give its line numbers. Both are exact, whatever the split.
+  const bool starts_inside_quotes = (comm.exclusive_prefix_sum(counts.quotes) & 1) != 0;
+  const std::uint64_t first_line = layout.data_first_line + comm.exclusive_prefix_sum(counts.newlines);
+  if (range.size() == 0) return;
+  max_records_ = counts.newlines + 1;
+  scanner_ = std::make_unique<detail::RecordScanner>(range_end_, starts_inside_quotes, first_line);
+  // One byte before the range tells whether a record starts at its first byte.
+  if (range_begin_ == layout.data_begin || (text_[range_begin_ - 1] == '\n' && !starts_inside_quotes)) {
+    scanner_->open_record_at(range_begin_);
+  }
+  position_ = range_begin_;
+  done_ = false;
+}
+
+CsvShardReader::CsvShardReader(CsvShardReader&&) noexcept = default;
+CsvShardReader& CsvShardReader::operator=(CsvShardReader&&) noexcept = default;
+CsvShardReader::~CsvShardReader() = default;
+
+bool CsvShardReader::scan_step(CsvShard& out) {
+  if (done_ || scanner_ == nullptr) return false;  // (a moved-from reader has no scanner)
+  const std::uint64_t limit = std::min<std::uint64_t>(text_.size(), position_ + chunk_bytes_);
+  bool over = scanner_->scan(text_.substr(0, limit), position_, out);
+  position_ = limit;
+  if (!over && limit == text_.size()) {
+    // The last record runs to the end of the file (no final newline, or an unterminated quote).
+    if (scanner_->record_open()) scanner_->close_at_end_of_file(text_, out);
+    over = true;
+  }
+  done_ = over;
+  return !done_;
+}
+
+bool CsvShardReader::next_batch(CsvShard& batch) {
+  clear_records(batch);
+  batch.file_name = file_name_;
+  batch.header = header_;
+  batch.text = text_;
+  batch.text_owner = file_;
+  while (batch.size() == 0 && scan_step(batch)) {
+  }
+  if (batch.size() > 0) return true;
+  batch.text = {};
+  batch.text_owner.reset();
+  return false;
+}
 
 void read_csv_shard(const engine::Communicator& comm, const std::string& path, CsvShard& shard,
                     const CsvReadOptions& options) {
   shard.file_name = path;
   shard.header.clear();
   clear_records(shard);
-  const std::uint64_t chunk_bytes = std::max<std::uint64_t>(options.line_extension_chunk_bytes, 1);
-
-  // Every rank opens the file itself; rank 0 finds the header, and its view decides the ranges.
-  FileLayout layout;
-  const RandomAccessFile file = engine::collectively(comm, [&] {
-    RandomAccessFile opened(path, "CSV file");
-    if (comm.is_root()) {
-      std::string head;
-      opened.append_bytes(0, std::min<std::uint64_t>(utf8_byte_order_mark.size(), opened.size_bytes()), head);
-      const std::uint64_t content_begin = byte_order_mark_length(head);
-      if (opened.size_bytes() == content_begin) throw_empty_file(path);
-      std::uint64_t next = content_begin;
-      const auto read_more = [&](std::string& bytes) {
-        if (next >= opened.size_bytes()) return false;
-        const std::uint64_t length = std::min(chunk_bytes, opened.size_bytes() - next);
-        opened.append_bytes(next, length, bytes);
-        next += length;
-        return true;
-      };
-      std::string bytes;
-      layout = locate_header(bytes, content_begin, opened.size_bytes(), read_more, path, options.delimiter, shard.header);
-    }
-    return opened;
-  });
-  comm.broadcast(layout);
-  std::uint64_t columns = shard.header.size();
-  comm.broadcast(columns);
-  shard.header.resize(columns);
-  for (std::string& name : shard.header) comm.broadcast(name);
-
-  const engine::RowRange range = owned_byte_range(comm, layout, options);
-  // One byte before the range tells whether a record starts at its first byte.
-  const std::uint64_t read_begin = range.begin > layout.data_begin ? range.begin - 1 : range.begin;
-  const ByteCounts counts = engine::collectively(comm, [&] {
-    if (range.size() == 0) return ByteCounts{};
-    file.append_bytes(read_begin, range.end - read_begin, shard.text);
-    return count_quotes_and_newlines(std::string_view(shard.text).substr(range.begin - read_begin));
-  });
-
-  // The parity of the quotes before the range says whether it starts inside a quoted field; the
-  // newlines before it give its line numbers. Both are exact, whatever the split.
-  const bool starts_inside_quotes = (comm.exclusive_prefix_sum(counts.quotes) & 1) != 0;
-  const std::uint64_t first_line = layout.data_first_line + comm.exclusive_prefix_sum(counts.newlines);
-
-  engine::collectively(comm, [&] {
-    if (range.size() == 0) return;
-    reserve_records(shard, counts.newlines + 1);
-    const std::size_t first = range.begin - read_begin;
-    RecordScanner scanner(shard, read_begin, range.end - read_begin, starts_inside_quotes, first_line);
-    if (range.begin == layout.data_begin || (shard.text.front() == '\n' && !starts_inside_quotes)) {
-      scanner.open_record_at(first);
-    }
-    std::size_t from = first;
-    while (!scanner.scan(shard.text, from) && scanner.record_open()) {
-      // The last record runs past the range: read on until its line end, or to the end of file.
-      const std::uint64_t next = read_begin + shard.text.size();
-      if (next >= layout.size_bytes) {
-        scanner.close_at_end_of_file(shard.text);
-        break;
-      }
-      from = shard.text.size();
-      file.append_bytes(next, std::min(chunk_bytes, layout.size_bytes - next), shard.text);
-    }
-  });
+  CsvShardReader reader(comm, path, options);
+  shard.header = reader.header();
+  shard.text = reader.text_;
+  shard.text_owner = reader.file_;
+  reserve_records(shard, reader.max_records());
+  while (reader.scan_step(shard)) {
+  }
   shard.global_records = comm.allreduce(shard.size(), engine::ReduceOp::sum);
 }
 
@@ -398,23 +470,14 @@ void split_csv_content(std::string_view content, const std::string& file_name, C
   shard.file_name = file_name;
   shard.header.clear();
   clear_records(shard);
-  const std::uint64_t content_begin = byte_order_mark_length(content);
-  if (content.size() == content_begin) throw_empty_file(file_name);
-  bool delivered = false;
-  const auto read_more = [&](std::string& bytes) {
-    if (delivered) return false;
-    bytes.assign(content.substr(content_begin));
-    delivered = true;
-    return true;
-  };
-  std::string bytes;
-  const FileLayout layout = locate_header(bytes, content_begin, content.size(), read_more, file_name, delimiter, shard.header);
-
-  shard.text.assign(content);
-  RecordScanner scanner(shard, 0, content.size(), false, layout.data_first_line);
-  if (layout.data_begin < content.size()) {
+  auto copy = std::make_shared<const std::string>(content);
+  shard.text = *copy;
+  shard.text_owner = std::move(copy);
+  const FileLayout layout = locate_header(shard.text, file_name, delimiter, shard.header);
+  RecordScanner scanner(shard.text.size(), false, layout.data_first_line);
+  if (layout.data_begin < shard.text.size()) {
     scanner.open_record_at(layout.data_begin);
-    if (!scanner.scan(shard.text, layout.data_begin)) scanner.close_at_end_of_file(shard.text);
+    if (!scanner.scan(shard.text, layout.data_begin, shard)) scanner.close_at_end_of_file(shard.text, shard);
   }
   shard.global_records = shard.size();
 }
@@ -428,7 +491,15 @@ CsvRecordSplitter::CsvRecordSplitter(char delimiter) : delimiter_(delimiter) {
 }
 
 CsvRecordSplitter::Status CsvRecordSplitter::split(std::string_view record, std::vector<std::string_view>& fields) {
-  fields.clear();
+  const Status status = split(record);
+  fields.assign(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(field_count_));
+  return status;
+}
+
+CsvRecordSplitter::Status CsvRecordSplitter::split(std::string_view record) {
+  // A record of n bytes has at most n + 1 fields: room for all of them first.
+  if (buffer_.size() <= record.size()) buffer_.resize(std::max(record.size() + 1, 2 * buffer_.size()));
+  std::string_view* out = buffer_.data();
   const char* const bytes = record.data();
   const std::size_t size = record.size();
   std::size_t field_begin = 0;
@@ -436,34 +507,50 @@ CsvRecordSplitter::Status CsvRecordSplitter::split(std::string_view record, std:
   // Fast path: records without quotes split at every delimiter. A quote anywhere sends the whole
   // record to the careful path (rare in machine-written files).
 #if defined(__SSE2__)
-  const __m128i delimiter = _mm_set1_epi8(delimiter_);
-  const __m128i quote = _mm_set1_epi8('"');
-  for (; at + 16 <= size; at += 16) {
-    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + at));
-    if (_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, quote)) != 0) return split_quoted(record, fields);
-    auto delimiters = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, delimiter)));
-    for (; delimiters != 0; delimiters &= delimiters - 1) {
-      const std::size_t position = at + static_cast<std::size_t>(std::countr_zero(delimiters));
-      fields.emplace_back(bytes + field_begin, position - field_begin);
-      field_begin = position + 1;
+  if (size >= 16) {
+    // 16 bytes at a time; the last step loads the record's last 16 bytes and ignores those already
+    // seen, so that no byte goes through a scalar tail loop.
+    const __m128i delimiter = _mm_set1_epi8(delimiter_);
+    const __m128i quote = _mm_set1_epi8('"');
+    for (;;) {
+      const bool last = at + 16 >= size;
+      const std::size_t load_at = last ? size - 16 : at;
+      const std::uint32_t unseen = last ? ~std::uint32_t{0} << (at - load_at) : ~std::uint32_t{0};
+      const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + load_at));
+      if ((static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, quote))) & unseen) != 0) {
+        return split_quoted(record, buffer_.data());
+      }
+      auto delimiters = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, delimiter))) & unseen;
+      for (; delimiters != 0; delimiters &= delimiters - 1) {
+        const std::size_t position = load_at + static_cast<std::size_t>(std::countr_zero(delimiters));
+        *out++ = std::string_view(bytes + field_begin, position - field_begin);
+        field_begin = position + 1;
+      }
+      if (last) break;
+      at += 16;
     }
+    *out++ = std::string_view(bytes + field_begin, size - field_begin);
+    field_count_ = static_cast<std::size_t>(out - buffer_.data());
+    return Status::ok;
   }
 #endif
   for (; at < size; ++at) {
     const char c = bytes[at];
-    if (c == '"') return split_quoted(record, fields);
+    if (c == '"') return split_quoted(record, buffer_.data());
     if (c == delimiter_) {
-      fields.emplace_back(bytes + field_begin, at - field_begin);
+      *out++ = std::string_view(bytes + field_begin, at - field_begin);
       field_begin = at + 1;
     }
   }
-  fields.emplace_back(bytes + field_begin, size - field_begin);
+  *out++ = std::string_view(bytes + field_begin, size - field_begin);
+  field_count_ = static_cast<std::size_t>(out - buffer_.data());
   return Status::ok;
 }
 
-CsvRecordSplitter::Status CsvRecordSplitter::split_quoted(std::string_view record,
-                                                          std::vector<std::string_view>& fields) {
-  fields.clear();
+CsvRecordSplitter::Status CsvRecordSplitter::split_quoted(std::string_view record, std::string_view* const out) {
+  // Every exit leaves the fields split so far in fields().
+  field_count_ = 0;
+  const auto emit = [&](std::string_view field) { out[field_count_++] = field; };
   scratch_.clear();
   // Unescaped text is never longer than the record: with this capacity the scratch buffer does not
   // move during the call, so the views into it stay valid.
@@ -492,9 +579,9 @@ CsvRecordSplitter::Status CsvRecordSplitter::split_quoted(std::string_view recor
           scratch_ += content[i];
           if (content[i] == '"') ++i;  // the second quote of a ""
         }
-        fields.emplace_back(scratch_.data() + unescaped_begin, scratch_.size() - unescaped_begin);
+        emit(std::string_view(scratch_.data() + unescaped_begin, scratch_.size() - unescaped_begin));
       } else {
-        fields.push_back(content);
+        emit(content);
       }
       at = closing + 1;
       if (at == size) return Status::ok;
@@ -506,7 +593,7 @@ CsvRecordSplitter::Status CsvRecordSplitter::split_quoted(std::string_view recor
         if (record[at] == '"') return Status::bad_quoting;  // a quote inside an unquoted field
         ++at;
       }
-      fields.push_back(record.substr(field_begin, at - field_begin));
+      emit(record.substr(field_begin, at - field_begin));
       if (at == size) return Status::ok;
       ++at;
     }
@@ -515,23 +602,23 @@ CsvRecordSplitter::Status CsvRecordSplitter::split_quoted(std::string_view recor
 
 // ---- columns -------------------------------------------------------------------------------------
 
-std::vector<std::size_t> map_columns(const CsvShard& shard,
+std::vector<std::size_t> map_columns(const std::string& file_name, std::span<const std::string> header,
                                      std::span<const std::pair<std::string, std::string>> columns) {
   std::vector<std::size_t> indices;
   indices.reserve(columns.size());
   for (const auto& [role, name] : columns) {
-    const auto found = std::ranges::find(shard.header, name);
-    if (found == shard.header.end()) {
+    const auto found = std::ranges::find(header, name);
+    if (found == header.end()) {
       std::string have;
-      for (const auto& column : shard.header) have += (have.empty() ? "" : ", ") + column;
-      throw InputError(shard.file_name + ": missing column '" + name + "' (role " + role + "); the header has: " + have);
+      for (const auto& column : header) have += (have.empty() ? "" : ", ") + column;
+      throw InputError(file_name + ": missing column '" + name + "' (role " + role + "); the header has: " + have);
     }
-    const auto count = std::ranges::count(shard.header, name);
+    const auto count = std::ranges::count(header, name);
     if (count > 1) {
-      throw InputError(shard.file_name + ": column '" + name + "' (role " + role + ") appears " +
+      throw InputError(file_name + ": column '" + name + "' (role " + role + ") appears " +
                        std::to_string(count) + " times in the header");
     }
-    indices.push_back(static_cast<std::size_t>(found - shard.header.begin()));
+    indices.push_back(static_cast<std::size_t>(found - header.begin()));
   }
   return indices;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <random>
@@ -350,6 +351,156 @@ TEST(FormatTimestamp, ExtremeValuesDoNotOverflow) {
   EXPECT_EQ(format_timestamp(-1), "1969-12-31T23:59:59Z");
   EXPECT_FALSE(format_timestamp(int64_min).empty());
   EXPECT_FALSE(format_timestamp(int64_max).empty());
+}
+
+// ---- the inline fast paths against the full parsers ----------------------------------------------
+// Every parser is a fast path for the plain form plus the full parser (detail::*_careful) for the
+// rest; both must give the same status and value for every text. Texts are drawn near the fast
+// paths' shapes: random bytes of digit-like classes, and plain values with one byte replaced.
+
+/// Status and value (when ok) of one parse, comparable.
+template <class Value>
+std::string outcome(FieldStatus status, Value value) {
+  return status == FieldStatus::ok ? "ok " + std::to_string(value) : status == FieldStatus::empty ? "empty" : "bad";
+}
+
+std::string fast_int64(std::string_view text) {
+  std::int64_t value = 0;
+  const FieldStatus status = parse_int64(text, value);
+  return outcome(status, value);
+}
+std::string careful_int64(std::string_view text) {
+  std::int64_t value = 0;
+  const FieldStatus status = detail::parse_int64_careful(text, value);
+  return outcome(status, value);
+}
+std::string fast_decimal(std::string_view text, int scale) {
+  std::int64_t units = 0;
+  const FieldStatus status = parse_decimal(text, scale, units);
+  return outcome(status, units);
+}
+std::string careful_decimal(std::string_view text, int scale) {
+  std::int64_t units = 0;
+  const FieldStatus status = detail::parse_decimal_careful(text, scale, units);
+  return outcome(status, units);
+}
+std::string fast_date(std::string_view text) {
+  std::int32_t days = 0;
+  const FieldStatus status = parse_date(text, days);
+  return outcome(status, days);
+}
+std::string careful_date(std::string_view text) {
+  std::int32_t days = 0;
+  const FieldStatus status = detail::parse_date_careful(text, days);
+  return outcome(status, days);
+}
+std::string fast_timestamp(std::string_view text) {
+  std::int64_t seconds = 0;
+  const FieldStatus status = parse_timestamp(text, seconds);
+  return outcome(status, seconds);
+}
+std::string careful_timestamp(std::string_view text) {
+  std::int64_t seconds = 0;
+  const FieldStatus status = detail::parse_timestamp_careful(text, seconds);
+  return outcome(status, seconds);
+}
+
+/// A byte that a digit-reading fast path could mistake: digits, their neighbours in ASCII
+/// ('/' and ':'), separators, blanks, signs, letters, and bytes with the top bit set.
+char tricky_byte(std::mt19937_64& random) {
+  static constexpr char bytes[] = "0123456789/:-.+ \tTtZz,e\r\x00\x7f\x80\xb0\xba\xff";
+  return bytes[random() % (sizeof bytes - 1)];  // the terminating NUL left out (one NUL is inside)
+}
+
+TEST(FastPaths, DigitPairsAndWordLayoutsAgreeWithABytewiseCheck) {
+  for (int first = 0; first < 256; ++first) {
+    for (int second = 0; second < 256; ++second) {
+      const char pair[2] = {static_cast<char>(first), static_cast<char>(second)};
+      unsigned value = 0;
+      const bool digits = first >= '0' && first <= '9' && second >= '0' && second <= '9';
+      ASSERT_EQ(detail::two_digits(pair, value), digits) << first << " " << second;
+      if (digits) {
+        ASSERT_EQ(value, static_cast<unsigned>((first - '0') * 10 + second - '0'));
+      }
+      // The same two bytes at every position of an otherwise valid word.
+      for (int at = 0; at < 7; ++at) {
+        char word[8];
+        std::memcpy(word, "12:34:56", 8);
+        word[at] = pair[0];
+        word[at + 1] = pair[1];
+        bool fits_layout = true;
+        for (int i = 0; i < 8; ++i) {
+          const bool digit_place = i != 2 && i != 5;
+          fits_layout = fits_layout && (digit_place ? word[i] >= '0' && word[i] <= '9' : word[i] == ':');
+        }
+        std::uint64_t values = 0;
+        if constexpr (detail::swar_available) {
+          ASSERT_EQ(detail::fits(detail::load_word(word), detail::WordLayout("00:00:00"), values), fits_layout)
+              << std::string(word, 8);
+        }
+      }
+    }
+  }
+}
+
+TEST(FastPaths, EightDigitValues) {
+  std::mt19937_64 random(11);
+  for (int i = 0; i < 100'000; ++i) {
+    const std::uint64_t value = random() % 100'000'000;
+    char text[9];
+    std::snprintf(text, sizeof text, "%08llu", static_cast<unsigned long long>(value));
+    std::uint64_t values = 0;
+    ASSERT_TRUE(detail::fits(detail::load_word(text), detail::WordLayout("00000000"), values)) << text;
+    ASSERT_EQ(detail::eight_digit_value(values), value) << text;
+  }
+}
+
+TEST(FastPaths, AgreeWithTheFullParsersOnRandomTexts) {
+  std::mt19937_64 random(12);
+  for (int i = 0; i < 400'000; ++i) {
+    std::string text(random() % 26, '0');
+    for (char& c : text) c = random() % 3 == 0 ? tricky_byte(random) : static_cast<char>('0' + random() % 10);
+    ASSERT_EQ(fast_int64(text), careful_int64(text)) << ::testing::PrintToString(text);
+    const int scale = static_cast<int>(random() % (max_decimal_scale + 1));
+    ASSERT_EQ(fast_decimal(text, scale), careful_decimal(text, scale)) << ::testing::PrintToString(text) << " " << scale;
+    ASSERT_EQ(fast_date(text), careful_date(text)) << ::testing::PrintToString(text);
+    ASSERT_EQ(fast_timestamp(text), careful_timestamp(text)) << ::testing::PrintToString(text);
+  }
+}
+
+TEST(FastPaths, AgreeWithTheFullParsersOnPlainValuesWithOneByteChanged) {
+  std::mt19937_64 random(13);
+  std::uniform_int_distribution<std::int64_t> instant(-30'610'224'000, 253'402'300'799);  // 1000-01-01 .. 9999-12-31
+  for (int i = 0; i < 400'000; ++i) {
+    std::string timestamp = format_timestamp(instant(random));  // "YYYY-MM-DDTHH:MM:SSZ"
+    if (random() % 2 == 0) timestamp.pop_back();                 // without the 'Z'
+    std::string date = timestamp.substr(0, 10);
+    std::string integer = std::to_string(random() >> (random() % 64));
+    std::string decimal = std::to_string(random() % 100'000) + "." + std::to_string(random() % 100);
+    for (std::string* text : {&timestamp, &date, &integer, &decimal}) {
+      if (random() % 4 != 0) (*text)[random() % text->size()] = tricky_byte(random);
+    }
+    ASSERT_EQ(fast_timestamp(timestamp), careful_timestamp(timestamp)) << ::testing::PrintToString(timestamp);
+    ASSERT_EQ(fast_date(date), careful_date(date)) << ::testing::PrintToString(date);
+    ASSERT_EQ(fast_int64(integer), careful_int64(integer)) << ::testing::PrintToString(integer);
+    const int scale = static_cast<int>(random() % 6);
+    ASSERT_EQ(fast_decimal(decimal, scale), careful_decimal(decimal, scale)) << ::testing::PrintToString(decimal);
+  }
+}
+
+TEST(FastPaths, TheirLimits) {
+  // The longest texts the fast paths take, and one digit more, on either side of the int64 range.
+  for (const char* text : {"999999999999999999", "9999999999999999999", "000000000000000000", "0000000000000000001",
+                           "922337203685477.5807", "99999999999999.9999", "999999999999999.9999", "0.123456789012345678",
+                           "12345678.", ".12345678", "9999-12-31T23:59:59Z", "1000-01-01T00:00:00", "2024-02-29",
+                           "2100-02-29", "2000-02-29", "1999-12-31T23:59:59ZZ"}) {
+    EXPECT_EQ(fast_int64(text), careful_int64(text)) << text;
+    for (int scale = 0; scale <= max_decimal_scale; ++scale) {
+      EXPECT_EQ(fast_decimal(text, scale), careful_decimal(text, scale)) << text << " " << scale;
+    }
+    EXPECT_EQ(fast_date(text), careful_date(text)) << text;
+    EXPECT_EQ(fast_timestamp(text), careful_timestamp(text)) << text;
+  }
 }
 
 }  // namespace

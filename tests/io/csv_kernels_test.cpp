@@ -55,6 +55,14 @@ TEST(CsvSplitter, LongRecordsCrossTheVectorWidth) {
       ASSERT_EQ(fields, (Fields{std::string(position, 'x'), std::string(length - position, 'x')})) << record;
     }
   }
+  // A stray quote at any position, in a whole 16-byte step or in the last (overlapping) one.
+  for (std::size_t length = 1; length < 70; ++length) {
+    for (std::size_t position = 0; position < length; ++position) {
+      std::string record(length, 'x');
+      record[position] = '"';
+      ASSERT_EQ(split(record), bad_quoting) << record;
+    }
+  }
   // A quote beyond the first 16 bytes still sends the record to the careful path.
   EXPECT_EQ(split(std::string(20, 'a') + ",\"b,c\""), (Fields{std::string(20, 'a'), "b,c"}));
   EXPECT_EQ(split(std::string(40, 'a') + "\"b"), bad_quoting);

@@ -2,9 +2,9 @@
 // against the plain sequential reference (tests/io/csv_reference.hpp) on hand-made and random files
 // with the rank boundaries forced onto every byte position (inside quoted fields, inside ""
 // escapes, between CR and LF, right after the byte order mark, on the last byte) and at random,
-// with tiny and normal extension chunks. write_rejects_csv is checked byte for byte against a
-// rejects.csv the test formats itself, however the rejects are spread over the ranks, and read back
-// with Python's csv module.
+// with tiny and normal scan steps, and again batch by batch (CsvShardReader). write_rejects_csv is
+// checked byte for byte against a rejects.csv the test formats itself, however the rejects are
+// spread over the ranks, and read back with Python's csv module.
 #include <gtest/gtest.h>
 #include <stdlib.h>  // mkdtemp
 
@@ -60,18 +60,36 @@ std::vector<std::string> allgather_strings(const engine::Communicator& comm, con
   return strings;
 }
 
-/// Every rank's records, in rank order, in the reference's form.
-std::vector<ReferenceRecord> gather_records(const engine::Communicator& comm, const CsvShard& shard) {
-  std::vector<std::string> texts;
-  for (std::uint64_t i = 0; i < shard.size(); ++i) texts.emplace_back(shard.record(i));
-  const auto all_texts = allgather_strings(comm, texts);
-  const auto offsets = comm.allgatherv(shard.file_offset).data;
-  const auto lines = comm.allgatherv(shard.line_number).data;
+/// The records of `shard` in the reference's form.
+std::vector<ReferenceRecord> records_of(const CsvShard& shard) {
   std::vector<ReferenceRecord> records;
-  for (std::size_t i = 0; i < all_texts.size(); ++i) {
-    records.push_back({.file_offset = offsets[i], .line_number = lines[i], .text = all_texts[i]});
+  for (std::uint64_t i = 0; i < shard.size(); ++i) {
+    records.push_back({.file_offset = shard.file_offset[i], .line_number = shard.line_number[i],
+                       .text = std::string(shard.record(i))});
   }
   return records;
+}
+
+/// Every rank's records, in rank order.
+std::vector<ReferenceRecord> gather_records(const engine::Communicator& comm, const std::vector<ReferenceRecord>& local) {
+  std::vector<std::string> texts;
+  std::vector<std::uint64_t> offsets, lines;
+  for (const auto& record : local) {
+    texts.push_back(record.text);
+    offsets.push_back(record.file_offset);
+    lines.push_back(record.line_number);
+  }
+  const auto all_texts = allgather_strings(comm, texts);
+  const auto all_offsets = comm.allgatherv(offsets).data;
+  const auto all_lines = comm.allgatherv(lines).data;
+  std::vector<ReferenceRecord> records;
+  for (std::size_t i = 0; i < all_texts.size(); ++i) {
+    records.push_back({.file_offset = all_offsets[i], .line_number = all_lines[i], .text = all_texts[i]});
+  }
+  return records;
+}
+std::vector<ReferenceRecord> gather_records(const engine::Communicator& comm, const CsvShard& shard) {
+  return gather_records(comm, records_of(shard));
 }
 
 std::vector<std::string> split_fields(std::string_view record) {
@@ -110,7 +128,8 @@ class CsvReader : public ::testing::Test {
   }
 
   /// Reads `path` collectively into `shard` and checks it against the reference. With split
-  /// points, also checks that every rank's records start inside its own range.
+  /// points, also checks that every rank's records start inside its own range. Then reads it
+  /// again batch by batch (CsvShardReader), which must give the same records on every rank.
   void read_and_check(const std::string& path, const std::string& content, CsvShard& shard,
                       const CsvReadOptions& options = {}) const {
     read_csv_shard(comm_, path, shard, options);
@@ -118,6 +137,7 @@ class CsvReader : public ::testing::Test {
     ASSERT_TRUE(expected.has_header);
     const auto records = gather_records(comm_, shard);
     ASSERT_EQ(records, expected.records) << describe(content, options);
+    check_batches(path, content, shard, options);
     EXPECT_EQ(shard.global_records, expected.records.size());
     EXPECT_EQ(shard.header, split_fields(expected.header));
     EXPECT_EQ(shard.file_name, path);
@@ -137,10 +157,34 @@ class CsvReader : public ::testing::Test {
     }
   }
 
+  /// Reads `path` batch by batch and checks that the batches hold `shard`'s records (read with the
+  /// same options), in order, none of them empty, each with the file's name, header and text.
+  void check_batches(const std::string& path, const std::string& content, const CsvShard& shard,
+                     const CsvReadOptions& options) const {
+    CsvShardReader reader(comm_, path, options);
+    EXPECT_EQ(reader.file_name(), path);
+    EXPECT_EQ(reader.header(), shard.header);
+    std::vector<ReferenceRecord> local;
+    CsvShard batch;
+    while (reader.next_batch(batch)) {
+      EXPECT_GT(batch.size(), 0u);
+      EXPECT_EQ(batch.header, shard.header);
+      EXPECT_EQ(batch.file_name, path);
+      EXPECT_EQ(batch.text, content);
+      const auto records = records_of(batch);
+      local.insert(local.end(), records.begin(), records.end());
+    }
+    EXPECT_EQ(batch.size(), 0u);
+    EXPECT_TRUE(batch.text.empty());
+    EXPECT_FALSE(reader.next_batch(batch)) << "a finished reader stays finished";
+    EXPECT_LE(local.size(), reader.max_records());
+    EXPECT_EQ(local, records_of(shard)) << describe(content, options);
+  }
+
   static std::string describe(const std::string& content, const CsvReadOptions& options) {
     std::string text = "content " + ::testing::PrintToString(content) + ", split points";
     for (const auto point : options.split_points_for_testing) text += " " + std::to_string(point);
-    return text + ", chunk " + std::to_string(options.line_extension_chunk_bytes);
+    return text + ", chunk " + std::to_string(options.scan_chunk_bytes);
   }
 
   /// Reads every file at every forced split position (and at random ones), with tiny extension
@@ -149,12 +193,12 @@ class CsvReader : public ::testing::Test {
     const std::string path = write_file("split.csv", content);
     CsvShard shard;
     read_and_check(path, content, shard);
-    read_and_check(path, content, shard, {.line_extension_chunk_bytes = 1});
+    read_and_check(path, content, shard, {.scan_chunk_bytes = 1});
     const std::size_t ranks = static_cast<std::size_t>(comm_.size());
     if (ranks == 1) return;
     for (std::uint64_t s = 0; s <= content.size() && !failed_on_any_rank(); ++s) {
       // Two ranks share the file at s; with more ranks the ones between own nothing.
-      CsvReadOptions options{.line_extension_chunk_bytes = 1 + s % 3, .split_points_for_testing = {}};
+      CsvReadOptions options{.scan_chunk_bytes = 1 + s % 3, .split_points_for_testing = {}};
       options.split_points_for_testing.assign(ranks - 1, content.size());
       options.split_points_for_testing.front() = s;
       read_and_check(path, content, shard, options);
@@ -163,7 +207,7 @@ class CsvReader : public ::testing::Test {
     }
     std::mt19937_64 random(content.size());
     for (int trial = 0; trial < 40 && !failed_on_any_rank(); ++trial) {
-      CsvReadOptions options{.line_extension_chunk_bytes = 1 + random() % 5, .split_points_for_testing = {}};
+      CsvReadOptions options{.scan_chunk_bytes = 1 + random() % 5, .split_points_for_testing = {}};
       for (std::size_t p = 0; p + 1 < ranks; ++p) options.split_points_for_testing.push_back(random() % (content.size() + 1));
       std::sort(options.split_points_for_testing.begin(), options.split_points_for_testing.end());
       read_and_check(path, content, shard, options);
@@ -239,11 +283,39 @@ TEST_F(CsvReader, LargerRandomFileAtTheBlockDistribution) {
   const std::string path = write_file("large.csv", content);
   CsvShard shard;
   for (const std::uint64_t chunk_bytes : {std::uint64_t{7}, std::uint64_t{1} << 16}) {
-    read_and_check(path, content, shard, {.line_extension_chunk_bytes = chunk_bytes});
+    read_and_check(path, content, shard, {.scan_chunk_bytes = chunk_bytes});
     EXPECT_GT(shard.size(), 0u) << "near-equal byte ranges leave nobody without records";
   }
   const std::string soup = "h\n" + testing::random_csv_soup(random, 500'000);
   read_and_check(write_file("soup.csv", soup), soup, shard);
+}
+
+TEST_F(CsvReader, BatchesFollowTheScanSteps) {
+  std::mt19937_64 random(10);
+  const std::string content = testing::random_csv_rows(random, 40'000, 5);  // about 1.4 MB
+  const std::string path = write_file("batches.csv", content);
+  CsvShardReader reader(comm_, path, {.scan_chunk_bytes = 1 << 16});
+  const std::uint64_t range_bytes = reader.range_bytes();
+  CsvShard batch;
+  std::uint64_t batches = 0, records = 0;
+  while (reader.next_batch(batch)) {
+    ++batches;
+    records += batch.size();
+    // A step of 64 KiB closes at most as many records as it has line ends.
+    EXPECT_LE(batch.size(), std::uint64_t{1} << 16);
+  }
+  EXPECT_GE(batches, range_bytes >> 16) << "one batch per step of 64 KiB, about";
+  EXPECT_LE(records, reader.max_records());
+  EXPECT_EQ(comm_.allreduce(records, engine::ReduceOp::sum), testing::reference_read(content).records.size());
+
+  CsvShardReader moved_to = std::move(reader);
+  EXPECT_FALSE(moved_to.next_batch(batch)) << "finished, and stays finished when moved";
+  CsvShardReader fresh(comm_, path);
+  CsvShardReader moved = std::move(fresh);
+  EXPECT_FALSE(fresh.next_batch(batch)) << "a moved-from reader has nothing left";  // NOLINT(bugprone-use-after-move)
+  std::uint64_t moved_records = 0;
+  while (moved.next_batch(batch)) moved_records += batch.size();
+  EXPECT_EQ(moved_records, records);
 }
 
 TEST_F(CsvReader, ShardBuffersAreReusedAcrossFiles) {
@@ -262,7 +334,7 @@ TEST_F(CsvReader, AnUnterminatedQuoteSwallowsTheRestOfTheFile) {
   std::string content = "id,note\n1,\"open\n";
   for (int i = 2; i < 2000; ++i) content += std::to_string(i) + ",x\n";
   CsvShard shard;
-  read_and_check(write_file("open.csv", content), content, shard, {.line_extension_chunk_bytes = 64});
+  read_and_check(write_file("open.csv", content), content, shard, {.scan_chunk_bytes = 64});
   EXPECT_EQ(shard.global_records, 1u);
   EXPECT_EQ(shard.size(), comm_.is_root() ? 1u : 0u);
 }
@@ -272,7 +344,7 @@ TEST_F(CsvReader, LongHeaderAndOtherDelimiter) {
   for (int c = 0; c < 300; ++c) header += (c ? ";" : "") + std::string("\"col;") + std::to_string(c) + "\"";
   const std::string content = header + "\r\n1;2\n";
   CsvShard shard;
-  read_csv_shard(comm_, write_file("semicolon.csv", content), shard, {.delimiter = ';', .line_extension_chunk_bytes = 3});
+  read_csv_shard(comm_, write_file("semicolon.csv", content), shard, {.delimiter = ';', .scan_chunk_bytes = 3});
   ASSERT_EQ(shard.header.size(), 300u);
   EXPECT_EQ(shard.header[299], "col;299");
   EXPECT_EQ(shard.global_records, 1u);
