@@ -402,7 +402,6 @@ IntegrationResult integrate(const engine::Communicator& comm, const IntegrateCon
   {
     auto phase = timers.phase("read_orders");
     orders = read_orders(comm, config, channels, shard, rejects, reads);
-    shard = {};  // the text buffer is the largest allocation so far
     const auto lines_read = comm.allreduce(static_cast<std::uint64_t>(orders.lines.size()), engine::ReduceOp::sum);
     if (comm.is_root()) spdlog::info("integrate: {} order lines parsed", lines_read);
   }
