@@ -405,6 +405,16 @@ void exchange_side(const Communicator& comm, const SendPlan& plan, std::uint64_t
                    FixedColumn<std::uint64_t>{.in = hashes, .out = &hashes_out});
 }
 
+/// Collective. The strategy to run: options.strategy, or for automatic, broadcast_right when the
+/// right side (records + key bytes over all ranks) is below the threshold, shuffle otherwise.
+template <Transportable R, class Keys>
+JoinStrategy resolve_strategy(const Communicator& comm, const JoinSide<R, Keys>& right, const JoinOptions& options) {
+  if (options.strategy != JoinStrategy::automatic) return options.strategy;
+  const std::uint64_t right_bytes = comm.allreduce(
+      static_cast<std::uint64_t>(right.rows.size() * sizeof(R) + JoinKeys<Keys>::payload_bytes(right.keys)), ReduceOp::sum);
+  return right_bytes < options.broadcast_threshold_bytes ? JoinStrategy::broadcast_right : JoinStrategy::shuffle;
+}
+
 /// Collective. Fills the report's totals from this rank's counts: `moved` = {left rows, right rows,
 /// bytes} sent by this rank.
 inline void finish_report(const Communicator& comm, const std::uint64_t (&moved)[3], const ShuffleStats& stats,
@@ -463,12 +473,7 @@ JoinResult<L, R, Keys> hash_join(const Communicator& comm, JoinSide<L, Keys> lef
   }
   detail::agree_on_input(comm, problem);
 
-  JoinStrategy strategy = options.strategy;
-  if (strategy == JoinStrategy::automatic) {
-    const std::uint64_t right_bytes = comm.allreduce(
-        static_cast<std::uint64_t>(right.rows.size() * sizeof(R) + K::payload_bytes(right.keys)), ReduceOp::sum);
-    strategy = right_bytes < options.broadcast_threshold_bytes ? JoinStrategy::broadcast_right : JoinStrategy::shuffle;
-  }
+  const JoinStrategy strategy = detail::resolve_strategy(comm, right, options);
   result.report.strategy = strategy;
   std::uint64_t moved[3] = {0, 0, 0};  // left rows, right rows, bytes (this rank)
   ShuffleStats stats;

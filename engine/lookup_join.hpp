@@ -100,12 +100,7 @@ LookupResult<R> lookup_join(const Communicator& comm, const Keys& left_keys, std
   detail::agree_on_input(comm, problem);
   const auto is_active = [&](std::size_t row) { return active.empty() || active[row] != 0; };
 
-  JoinStrategy strategy = options.strategy;
-  if (strategy == JoinStrategy::automatic) {
-    const std::uint64_t right_bytes = comm.allreduce(
-        static_cast<std::uint64_t>(right.rows.size() * sizeof(R) + K::payload_bytes(right.keys)), ReduceOp::sum);
-    strategy = right_bytes < options.broadcast_threshold_bytes ? JoinStrategy::broadcast_right : JoinStrategy::shuffle;
-  }
+  const JoinStrategy strategy = detail::resolve_strategy(comm, right, options);
   result.report.strategy = strategy;
   std::uint64_t moved[3] = {0, 0, 0};  // left keys sent, right rows sent, bytes sent (this rank)
   ShuffleStats stats;

@@ -29,6 +29,7 @@
 #include "io/reject_log.hpp"
 #include "tests/io/csv_reference.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
+#include "tests/support/shared_temp_directory.hpp"
 
 namespace omniseg::io {
 namespace {
@@ -99,33 +100,9 @@ std::vector<std::string> split_fields(std::string_view record) {
   return {fields.begin(), fields.end()};
 }
 
-class CsvReader : public ::testing::Test {
+class CsvReader : public omniseg::testing::SharedTempDirectoryTest {
  protected:
-  void SetUp() override {
-    std::string directory;
-    if (comm_.is_root()) {
-      std::string pattern = (std::filesystem::temp_directory_path() / "omniseg-csv-XXXXXX").string();
-      if (::mkdtemp(pattern.data()) != nullptr) directory = pattern;
-    }
-    comm_.broadcast(directory);
-    ASSERT_FALSE(directory.empty()) << "mkdtemp failed";
-    directory_ = directory;
-  }
-  void TearDown() override {
-    comm_.barrier();  // nobody reads any more
-    if (comm_.is_root() && !directory_.empty()) std::filesystem::remove_all(directory_);
-  }
-
-  /// Rank 0 writes the file; every rank gets its path once it is complete.
-  std::string write_file(const std::string& name, const std::string& content) const {
-    const std::string path = directory_ + "/" + name;
-    if (comm_.is_root()) {
-      std::ofstream out(path, std::ios::binary);
-      out << content;
-    }
-    comm_.barrier();
-    return path;
-  }
+  CsvReader() : SharedTempDirectoryTest("omniseg-csv") {}
 
   /// Reads `path` collectively into `shard` and checks it against the reference. With split
   /// points, also checks that every rank's records start inside its own range. Then reads it
@@ -234,8 +211,6 @@ class CsvReader : public ::testing::Test {
     return caught->what();
   }
 
-  const engine::Communicator& comm_ = omniseg::testing::world();
-  std::string directory_;
 };
 
 // ---- read_csv_shard ----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "engine/errors.hpp"
 #include "io/fimi_reader.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
+#include "tests/support/shared_temp_directory.hpp"
 
 namespace omniseg::io {
 namespace {
@@ -188,33 +189,9 @@ std::filesystem::path datasets_directory() {
   return std::filesystem::path(__FILE__).parent_path() / "../../../shared/datasets";
 }
 
-class FimiReader : public ::testing::Test {
+class FimiReader : public omniseg::testing::SharedTempDirectoryTest {
  protected:
-  void SetUp() override {
-    std::string directory;
-    if (comm_.is_root()) {
-      std::string pattern = (std::filesystem::temp_directory_path() / "omniseg-fimi-XXXXXX").string();
-      if (::mkdtemp(pattern.data()) != nullptr) directory = pattern;
-    }
-    comm_.broadcast(directory);
-    ASSERT_FALSE(directory.empty()) << "mkdtemp failed";
-    directory_ = directory;
-  }
-  void TearDown() override {
-    comm_.barrier();  // nobody reads any more
-    if (comm_.is_root() && !directory_.empty()) std::filesystem::remove_all(directory_);
-  }
-
-  /// Rank 0 writes the file; every rank gets its path once it is complete.
-  std::string write_file(const std::string& name, const std::string& content) const {
-    const std::string path = directory_ + "/" + name;
-    if (comm_.is_root()) {
-      std::ofstream out(path, std::ios::binary);
-      out << content;
-    }
-    comm_.barrier();
-    return path;
-  }
+  FimiReader() : SharedTempDirectoryTest("omniseg-fimi") {}
 
   /// Reads `path` collectively and checks the result against the reference; returns the shard.
   TransactionShard read_and_check(const std::string& path, const FimiReadOptions& options = {}) const {
@@ -259,8 +236,6 @@ class FimiReader : public ::testing::Test {
     return *caught;
   }
 
-  const engine::Communicator& comm_ = testing::world();
-  std::string directory_;
 };
 
 TEST_F(FimiReader, ChessDataSet) {
