@@ -105,7 +105,6 @@ struct JoinKeys<std::vector<std::uint64_t>> {
   static bool equal(const Column& a, std::size_t i, const Column& b, std::size_t j) { return a[i] == b[j]; }
   static std::uint64_t payload_bytes(const Column& keys) { return keys.size() * sizeof(std::uint64_t); }
   static void prefetch(const Column& keys, std::size_t row) { __builtin_prefetch(keys.data() + row); }
-  static void prefetch_bytes(const Column&, std::size_t) {}
   static void reserve(Column& keys, std::size_t rows, std::size_t) { keys.reserve(rows); }
   static void append(Column& out, const Column& in, std::size_t row) { out.push_back(in[row]); }
 };
@@ -120,9 +119,6 @@ struct JoinKeys<StringColumn> {
   static bool equal(const Column& a, std::size_t i, const Column& b, std::size_t j) { return a[i] == b[j]; }
   static std::uint64_t payload_bytes(const Column& keys) { return keys.byte_size(); }
   static void prefetch(const Column& keys, std::size_t row) { __builtin_prefetch(keys.offsets().data() + row); }
-  static void prefetch_bytes(const Column& keys, std::size_t row) {
-    __builtin_prefetch(keys.bytes().data() + keys.offsets()[row]);
-  }
   static void reserve(Column& keys, std::size_t rows, std::size_t bytes) { keys.reserve(rows, bytes); }
   static void append(Column& out, const Column& in, std::size_t row) { out.push_back(in[row]); }
 };

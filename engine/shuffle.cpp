@@ -8,7 +8,6 @@
 #include <stdexcept>
 
 #include "engine/mpi_handle.hpp"
-#include "engine/wall_clock.hpp"
 
 namespace omniseg::engine {
 namespace {

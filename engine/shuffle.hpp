@@ -26,7 +26,6 @@
 
 #include "engine/communicator.hpp"
 #include "engine/string_column.hpp"
-#include "engine/wall_clock.hpp"
 
 namespace omniseg::engine {
 

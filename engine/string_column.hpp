@@ -86,9 +86,6 @@ class StringColumn {
     }
     bytes_.insert(bytes_.end(), bytes.begin(), bytes.end());
   }
-  /// Appends row `row` of `other`.
-  void append_row(const StringColumn& other, std::size_t row) { push_back(other[row]); }
-
   /// Sizes the column to `rows` rows and `bytes` bytes whose contents the caller then writes
   /// through fill_offsets() / fill_bytes() (reusing capacity, without touching the bytes twice).
   /// The writer must leave the offsets ascending from 0 to `bytes`.

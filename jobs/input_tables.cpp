@@ -148,14 +148,15 @@ class RecordParser {
   return Problem{RejectReason::bad_timestamp, role};
 }
 
-/// append_channel_key in bulk: keys gather in a small reused buffer that goes into the column with
+/// Join keys of identity rows and order lines: the channel index as one byte (the config allows at
+/// most 250 channels), then the channel key. Keys gather in a small reused buffer that goes into the column with
 /// one append_block, not two small copies and a vector insert per key. The column holds every key
 /// once flush() has run.
 class ChannelKeyAppender {
  public:
   explicit ChannelKeyAppender(engine::StringColumn& keys) : keys_(keys) {}
   void append(std::uint16_t channel, std::string_view channel_key) {
-    bytes_ += static_cast<char>(channel);  // as append_channel_key: the channel index as one byte
+    bytes_ += static_cast<char>(channel);
     bytes_ += channel_key;
     lengths_.push_back(channel_key.size() + 1);
     if (bytes_.size() >= flush_bytes) flush();
@@ -206,15 +207,6 @@ io::RejectRecord reject_of(const RowOrigin& origin, io::RejectReason reason, std
 InputFiles::InputFiles(const IntegrateConfig& config) {
   inputs = {&config.customers, &config.identity, &config.items};
   for (const auto& order : config.orders) inputs.push_back(&order);
-}
-
-void append_channel_key(engine::StringColumn& keys, std::uint16_t channel, std::string_view channel_key) {
-  // Channel indices stay below 251 (the config allows at most 250 channels): one byte. The buffer
-  // is reused, so that millions of keys cost no allocation each.
-  thread_local std::string key;
-  key.assign(1, static_cast<char>(channel));
-  key += channel_key;
-  keys.push_back(key);
 }
 
 std::vector<std::string> channel_names(const IntegrateConfig& config) {
@@ -360,7 +352,6 @@ ParsedOrders read_orders(const engine::Communicator& comm, const IntegrateConfig
       line.item_id = item;
       line.ts_seconds = seconds;
       line.value_units = value_units;
-      line.parse_row = parsed.lines.size() - 1;
       line.channel = channel;
       line.purchase = count > 0 ? 1 : 0;
       line.anonymous = fields[channel_key].empty() ? 1 : 0;

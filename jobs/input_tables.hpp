@@ -64,8 +64,6 @@ struct OrderLine {
   std::int64_t item_id = 0;
   std::int64_t ts_seconds = 0;
   std::int64_t value_units = 0;  ///< quantity × unit price, money units of 1e-4
-  std::int64_t customer_id = 0;  ///< set by the identity join
-  std::uint64_t parse_row = 0;   ///< index of the line among this rank's parsed lines (its key)
   std::uint32_t category = 0;    ///< set by the item join
   std::uint16_t channel = 0;
   std::uint8_t purchase = 0;     ///< quantity > 0
@@ -73,8 +71,6 @@ struct OrderLine {
   RowOrigin origin;
 };
 
-/// The join key of an identity row or order line: the channel index as one byte, then the key.
-void append_channel_key(engine::StringColumn& keys, std::uint16_t channel, std::string_view channel_key);
 
 /// Rows parsed by this rank, plus the records it rejected.
 struct ParsedCustomers {
@@ -90,7 +86,7 @@ struct ParsedIdentity {
 };
 struct ParsedOrders {
   std::vector<OrderLine> lines;  ///< all order files of this rank
-  engine::StringColumn keys;     ///< keys[line.parse_row]; empty for anonymous lines
+  engine::StringColumn keys;     ///< keys[i] is lines[i]'s join key (just the channel byte for anonymous lines)
 };
 
 /// Per file: records read by this rank (the pipeline sums them).

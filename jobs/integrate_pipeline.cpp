@@ -155,7 +155,6 @@ struct IdentityEntry {
 struct ResolvedIdentity {
   std::vector<IdentityEntry> entries;
   engine::StringColumn keys;
-  std::uint64_t kept = 0;  ///< rows kept, this rank
   std::uint64_t conflict_keys = 0;  ///< this rank
 };
 
@@ -224,7 +223,6 @@ ResolvedIdentity resolve_identity(const engine::Communicator& comm, ParsedIdenti
     }
     begin = end;
   }
-  resolved.kept = resolved.entries.size();
   return resolved;
 }
 
@@ -393,7 +391,7 @@ IntegrationResult integrate(const engine::Communicator& comm, const IntegrateCon
     ParsedIdentity parsed = read_identity(comm, config, channels, shard, rejects, reads);
     identity = resolve_identity(comm, std::move(parsed), budget, rejects);
     mark_known_customers(comm, identity, customers, join_options(config));
-    counts.joined[InputFiles::identity] = identity.kept;
+    counts.joined[InputFiles::identity] = identity.entries.size();
     result.identity_conflict_keys = comm.allreduce(identity.conflict_keys, engine::ReduceOp::sum);
   }
 
