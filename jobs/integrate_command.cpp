@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -86,20 +85,6 @@ nlohmann::json accounting_json(const IntegrationResult& result) {
   nlohmann::json accounting = files;
   accounting["identity_conflicts"] = result.identity_conflict_keys;
   return accounting;
-}
-
-/// rank 0 writes small text files; the others wait for the outcome.
-void write_root_file(const engine::Communicator& comm, const std::filesystem::path& path, const std::string& text) {
-  engine::collectively(comm, [&] {
-    if (!comm.is_root()) return;
-    const std::filesystem::path temporary = path.string() + ".tmp";
-    {
-      std::ofstream out(temporary, std::ios::binary);
-      out << text;
-      if (!out.flush()) throw Error(fmt::format("cannot write '{}'", temporary.string()));
-    }
-    std::filesystem::rename(temporary, path);
-  });
 }
 
 void log_accounting(const IntegrationResult& result) {
@@ -184,7 +169,8 @@ void run_integrate(const engine::Communicator& comm, const IntegrateCommandOptio
       {"peak_rss_bytes_per_rank", peak_rss_per_rank},
       {"omniseg_version", version_line()},
   };
-  write_root_file(comm, out / "summary.json", summary.dump(2) + "\n");
+  // Rank 0's text only: the others contribute nothing and learn the outcome.
+  io::write_ordered_text(comm, (out / "summary.json").string(), comm.is_root() ? summary.dump(2) + "\n" : std::string());
   if (comm.is_root()) {
     const nlohmann::json line = {{"command", "integrate"}, {"output", out.string()}, {"ranks", comm.size()},
                                  {"customers", result.customers_with_features},
