@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
@@ -253,6 +254,20 @@ IntegrateConfig parse_integrate_config(const std::string& config_text, const std
   config.items = csv_table(input, "items", item_roles(), config_path);
   config.orders = order_inputs(input, config_path);
   input.reject_unknown_keys();
+
+  // One file named twice would be read, and accounted for, twice.
+  std::map<std::string, std::string> role_of_path;
+  const auto claim = [&](const CsvInputConfig& csv, const std::string& role) {
+    const std::string path = std::filesystem::path(csv.path).lexically_normal().string();
+    const auto [at, fresh] = role_of_path.emplace(path, role);
+    if (!fresh) {
+      throw InputError(fmt::format("{}: '{}' is named twice, as {} and as {}", config_path, csv.path, at->second, role));
+    }
+  };
+  claim(config.customers, "input.customers.file");
+  claim(config.identity, "input.identity.file");
+  claim(config.items, "input.items.file");
+  for (std::size_t i = 0; i < config.orders.size(); ++i) claim(config.orders[i], fmt::format("input.orders[{}].file", i));
 
   std::set<std::string> channels;
   for (const auto& order : config.orders) channels.insert(order.channel);

@@ -106,6 +106,9 @@ TEST(JobConfig, MistakesNameTheKey) {
   EXPECT_NE(message_of(replaced(valid, "file = \"items.csv\"", "file = 3")).find("'input.items.file' must be a string"),
             std::string::npos);
   EXPECT_NE(message_of("[input\n").find("/jobs/job.toml:1"), std::string::npos);
+  EXPECT_NE(message_of(replaced(valid, "file = \"items.csv\"", "file = \"./../data/identity.csv\""))
+                .find("is named twice, as input.identity.file and as input.items.file"),
+            std::string::npos);
   EXPECT_NE(message_of(replaced(valid, "[input.identity]\nfile = \"/data/identity.csv\"\n", "")).find("missing table [input.identity]"),
             std::string::npos);
 }
