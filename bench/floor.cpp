@@ -11,8 +11,14 @@
 // least disturbed). Bytes: the triad counts 3 × 8 per element (two loads, one store; no
 // write-allocate traffic), the read 8 per element.
 //
+// First touch: the rate at which one thread gets fresh anonymous memory from the kernel (a page
+// fault and a zeroed page per 4 KiB), over --first-touch-mib, the best and the worst of the runs.
+// Unlike bandwidth it is not a property of the chip: in a virtual machine a guest page the host has
+// not backed (or took back) costs a host fault too, so the worst run can be several times the best.
+//
 //   omniseg_floor [--threads 1,2] [--repetitions 10] [--array-mib 256] [--square 2000]
 //                 [--rows 65536] [--kmeans-d 32] [--kmeans-k 16,256] [--pca-d 64]
+//                 [--first-touch-mib 2048]
 #include <algorithm>
 #include <barrier>
 #include <chrono>
@@ -29,6 +35,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include <sys/mman.h>
 
 extern "C" {
 // Fortran dgemm (gfortran ABI: hidden lengths of the character arguments last).
@@ -53,6 +61,7 @@ struct Options {
   int kmeans_d = 32;
   std::vector<int> kmeans_k{16, 256};
   int pca_d = 64;
+  std::int64_t first_touch_mib = 2048;
 };
 
 std::vector<int> parse_list(std::string_view text) {
@@ -74,7 +83,9 @@ Options parse(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") {
       std::puts("omniseg_floor [--threads 1,2] [--repetitions 10] [--array-mib 256] [--square 2000]\n"
                 "              [--rows 65536] [--kmeans-d 32] [--kmeans-k 16,256] [--pca-d 64]\n"
-                "Prints one JSON line: dgemm GFLOP/s and STREAM triad / read GB/s per thread count.");
+                "              [--first-touch-mib 2048]\n"
+                "Prints one JSON line: dgemm GFLOP/s and STREAM triad / read GB/s per thread count,\n"
+                "and the best and worst first-touch GB/s of one thread.");
       std::exit(0);
     }
     if (i + 1 >= argc) throw std::invalid_argument("missing value after " + std::string(flag));
@@ -91,6 +102,7 @@ Options parse(int argc, char** argv) {
     else if (flag == "--kmeans-d") options.kmeans_d = static_cast<int>(positive(std::stoi(std::string(value))));
     else if (flag == "--kmeans-k") options.kmeans_k = parse_list(value);
     else if (flag == "--pca-d") options.pca_d = static_cast<int>(positive(std::stoi(std::string(value))));
+    else if (flag == "--first-touch-mib") options.first_touch_mib = positive(std::stoll(std::string(value)));
     else throw std::invalid_argument("unknown option " + std::string(flag));
   }
   return options;
@@ -237,6 +249,28 @@ Bandwidth measure_bandwidth(int threads, int repetitions, std::size_t n, int max
           .read_gb_s = 8.0 * static_cast<double>(n) / read / 1e9};
 }
 
+struct FirstTouch {
+  double best_gb_s, worst_gb_s;
+};
+
+/// Maps `bytes` of fresh anonymous memory, writes one byte per page, unmaps; `repetitions` times.
+FirstTouch measure_first_touch(std::size_t bytes, int repetitions) {
+  constexpr std::size_t page = 4096;
+  double best = std::numeric_limits<double>::infinity(), worst = 0;
+  for (int repetition = 0; repetition < repetitions; ++repetition) {
+    const auto start = Clock::now();
+    void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    auto* bytes_of = static_cast<volatile char*>(mapped);
+    for (std::size_t offset = 0; offset < bytes; offset += page) bytes_of[offset] = 1;
+    const double seconds = seconds_since(start);
+    ::munmap(mapped, bytes);
+    best = std::min(best, seconds);
+    worst = std::max(worst, seconds);
+  }
+  return {.best_gb_s = static_cast<double>(bytes) / best / 1e9, .worst_gb_s = static_cast<double>(bytes) / worst / 1e9};
+}
+
 std::string json_number(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%.4g", value);
@@ -291,7 +325,12 @@ int main(int argc, char** argv) {
       json += ",\"triad_gb_s\":" + json_number(bandwidth.triad_gb_s);
       json += ",\"read_gb_s\":" + json_number(bandwidth.read_gb_s) + "}";
     }
-    json += "]}";
+    json += "]";
+    const FirstTouch touch =
+        measure_first_touch(static_cast<std::size_t>(options.first_touch_mib) << 20, options.repetitions);
+    json += ",\"first_touch_bytes\":" + std::to_string(static_cast<std::size_t>(options.first_touch_mib) << 20);
+    json += ",\"first_touch_best_gb_s\":" + json_number(touch.best_gb_s);
+    json += ",\"first_touch_worst_gb_s\":" + json_number(touch.worst_gb_s) + "}";
     std::puts(json.c_str());
     return 0;
   } catch (const std::exception& error) {
