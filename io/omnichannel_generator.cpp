@@ -964,7 +964,7 @@ void append_order_lines(const OmnichannelModel& model, engine::RowRange rows,
   }
 }
 
-std::string job_config_text() {
+std::string job_config_text(std::int64_t segments) {
   std::string text =
       "# omniseg job configuration, written by `omniseg generate` (keys: docs/formats.md)\n"
       "[input.customers]\n"
@@ -991,9 +991,19 @@ std::string job_config_text() {
       "\n[features]\n"
       "as_of = \"{}\"        # a date after the last generated timestamp\n"
       "top_categories = 8\n"
+      "\n[pca]\n"
+      "components = 6        # of the 16 standardized features\n"
+      "\n[kmeans]\n"
+      "k = {}                 # the generator's latent segments; \"A:B\" sweeps k and keeps the best silhouette\n"
+      "seed = 1\n"
+      "\n[itemsets]\n"
+      "min_support = 0.002   # a fraction of the baskets (>= 1: a basket count)\n"
+      "\n[rules]\n"
+      "min_confidence = 0.3\n"
+      "min_lift = 1.5\n"
       "\n[output]\n"
       "directory = \"out\"\n",
-      OmnichannelModel::as_of_date);
+      OmnichannelModel::as_of_date, segments);
   return text;
 }
 
@@ -1172,7 +1182,7 @@ OmnichannelReport generate_omnichannel(const engine::Communicator& comm, const O
   }
   {
     auto phase = timers.phase("truth");
-    write_ordered_text(comm, (directory / "job.toml").string(), comm.is_root() ? job_config_text() : std::string());
+    write_ordered_text(comm, (directory / "job.toml").string(), comm.is_root() ? job_config_text(model.options().segments) : std::string());
     reduce_tally(comm, report.dirt);
     reduce_stats(comm, report.orders);
     const auto rows = comm.allreduce(std::vector<std::uint64_t>(records.begin(), records.end()), engine::ReduceOp::sum);

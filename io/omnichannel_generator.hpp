@@ -287,8 +287,9 @@ void append_order_lines(const OmnichannelModel& model, engine::RowRange rows,
                         std::array<std::string, channel_count>& orders_csv, DirtTally& tally, OrderLineStats& stats,
                         RecordCounts& records);
 
-/// The job configuration that makes `omniseg integrate --config DIR/job.toml` read these files.
-[[nodiscard]] std::string job_config_text();
+/// The job configuration that makes `omniseg integrate|run --config DIR/job.toml` read these files;
+/// K-means looks for the model's `segments`.
+[[nodiscard]] std::string job_config_text(std::int64_t segments);
 
 // ---- the collective driver -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 #include "jobs/integrate_command.hpp"
 #include "jobs/kmeans_command.hpp"
 #include "jobs/pca_command.hpp"
+#include "jobs/run_command.hpp"
 #include "jobs/version.hpp"
 
 namespace omniseg::jobs {
@@ -52,6 +53,7 @@ int run_command_line(const engine::Communicator& world, int argc, char** argv) {
   add_integrate_command(app, selection);
   add_kmeans_command(app, selection);
   add_pca_command(app, selection);
+  add_run_command(app, selection);
   // At most one; "none" is reported below, so that an unknown word is named as such by CLI11.
   app.require_subcommand(0, 1);
 

@@ -19,13 +19,11 @@
 #include "io/hdf5.hpp"
 #include "io/ordered_text.hpp"
 #include "jobs/command_totals.hpp"
+#include "jobs/itemset_outputs.hpp"
 #include "jobs/version.hpp"
 
 namespace omniseg::jobs {
 namespace {
-
-constexpr std::string_view rules_csv_header =
-    "antecedent,consequent,support_count,support,confidence,lift,leverage";
 
 struct OutputPaths {
   std::string hdf5;
@@ -66,51 +64,6 @@ std::optional<rules::RuleOptions> rule_options(const FimOptions& options) {
                             .top = static_cast<std::uint64_t>(options.top)};
 }
 
-/// Global CSR offsets of this rank's block of a list sharded in rank order: the local offsets
-/// shifted by the items before this rank; the last rank also writes the end, so the dataset has
-/// sets + 1 entries (just [0] for an empty list).
-template <class T>
-std::vector<std::uint64_t> global_offsets(const engine::Communicator& comm, const fim::SetList<T>& local) {
-  const std::uint64_t items_before = comm.exclusive_prefix_sum(local.items.size());
-  std::vector<std::uint64_t> offsets(local.offsets.begin(), local.offsets.end() - 1);
-  if (comm.rank() == comm.size() - 1) offsets.push_back(local.offsets.back());
-  for (auto& offset : offsets) offset += items_before;
-  return offsets;
-}
-
-/// The CSV lines of the local rules (rank 0 adds the header): items space-separated inside a field,
-/// metrics in the shortest form that reads back as the same double.
-std::string format_rules(const engine::Communicator& comm, const rules::AssociationRules& found) {
-  fmt::memory_buffer text;
-  if (comm.is_root()) fmt::format_to(std::back_inserter(text), "{}\n", rules_csv_header);
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    fmt::format_to(std::back_inserter(text), "{},{},{},{},{},{},{}\n", fmt::join(found.antecedents[i], " "),
-                   fmt::join(found.consequents[i], " "), found.support_count[i], found.support[i],
-                   found.confidence[i], found.lift[i], found.leverage[i]);
-  }
-  return fmt::to_string(text);
-}
-
-/// The /rules group: CSR antecedents and consequents plus one column per metric, in canonical order.
-void write_rules(io::File& file, const engine::Communicator& comm, const rules::AssociationRules& found,
-                 const rules::RuleOptions& options) {
-  file.write_vector_rows("/rules/antecedent_offsets", global_offsets(comm, found.antecedents));
-  file.write_vector_rows("/rules/antecedent_items", found.antecedents.items);
-  file.write_vector_rows("/rules/consequent_offsets", global_offsets(comm, found.consequents));
-  file.write_vector_rows("/rules/consequent_items", found.consequents.items);
-  file.write_vector_rows("/rules/support_count", found.support_count);
-  file.write_vector_rows("/rules/support", found.support);
-  file.write_vector_rows("/rules/confidence", found.confidence);
-  file.write_vector_rows("/rules/lift", found.lift);
-  file.write_vector_rows("/rules/leverage", found.leverage);
-  file.write_double_attribute("/rules", "min_confidence", options.min_confidence);
-  file.write_double_attribute("/rules", "min_lift", options.min_lift);
-  file.write_int_attribute("/rules", "top", static_cast<std::int64_t>(options.top));
-  file.write_int_attribute("/rules", "rules", static_cast<std::int64_t>(found.total));
-  file.write_string_attribute(
-      "/rules", "order", "by antecedent (size, then item ids), then by consequent (size, then item ids)");
-}
-
 /// "1 5 9 #SUP: 12\n" for each local itemset.
 std::string format_itemsets(const fim::ItemsetList<fim::ItemId>& itemsets) {
   fmt::memory_buffer text;
@@ -124,18 +77,8 @@ std::string format_itemsets(const fim::ItemsetList<fim::ItemId>& itemsets) {
 void write_hdf5(const engine::Communicator& comm, const std::string& path, const fim::FrequentItemsets& mined,
                 const FimOptions& options, std::uint64_t min_support, const rules::AssociationRules* found,
                 const std::optional<rules::RuleOptions>& rule_settings) {
-  const auto& local = mined.local.sets;
-  const auto offsets = global_offsets(comm, local);
   io::write_file_atomically(comm, path, [&](io::File& file) {
-    file.write_vector_rows("/fim/offsets", offsets);
-    file.write_vector_rows("/fim/items", local.items);
-    file.write_vector_rows("/fim/support", mined.local.support);
-    file.write_root_vector("/fim/by_size", mined.by_size);
-    file.write_int_attribute("/fim", "min_support", static_cast<std::int64_t>(min_support));
-    file.write_int_attribute("/fim", "max_size", options.max_size);
-    file.write_int_attribute("/fim", "transactions", static_cast<std::int64_t>(mined.transactions));
-    file.write_int_attribute("/fim", "itemsets", static_cast<std::int64_t>(mined.total));
-    file.write_string_attribute("/fim", "order", "by size, then lexicographic by item id");
+    write_itemsets(file, comm, mined, min_support, options.max_size);
     file.write_string_attribute("/fim", "kind", options.closed ? "closed" : options.maximal ? "maximal" : "all");
     file.write_string_attribute("/fim", "input", options.input);
     file.write_string_attribute("/", "omniseg_version", version_line());
@@ -246,7 +189,7 @@ void run_fim(const engine::Communicator& comm, const FimOptions& options) {
     auto phase = timers.phase("write");
     write_hdf5(comm, paths.hdf5, mined, options, min_support, found ? &*found : nullptr, rule_settings);
     if (options.text) io::write_ordered_text(comm, paths.text, format_itemsets(mined.local));
-    if (found) io::write_ordered_text(comm, paths.rules_csv, format_rules(comm, *found));
+    if (found) io::write_ordered_text(comm, paths.rules_csv, rules_csv_text(comm, *found));
   }
   const auto totals = command_totals(comm, timers, start);
   spdlog::info("fim: wrote {}{}{}; phase times across ranks:\n{}", paths.hdf5,

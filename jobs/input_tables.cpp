@@ -204,12 +204,12 @@ io::RejectRecord reject_of(const RowOrigin& origin, io::RejectReason reason, std
                           .length = origin.length};
 }
 
-InputFiles::InputFiles(const IntegrateConfig& config) {
+InputFiles::InputFiles(const JobConfig& config) {
   inputs = {&config.customers, &config.identity, &config.items};
   for (const auto& order : config.orders) inputs.push_back(&order);
 }
 
-std::vector<std::string> channel_names(const IntegrateConfig& config) {
+std::vector<std::string> channel_names(const JobConfig& config) {
   std::vector<std::string> names;
   for (const auto& order : config.orders) {
     if (std::ranges::find(names, order.channel) == names.end()) names.push_back(order.channel);
@@ -227,7 +227,7 @@ std::vector<std::vector<std::string>> reject_column_names(const InputFiles& file
   return names;
 }
 
-ParsedCustomers read_customers(const engine::Communicator& comm, const IntegrateConfig& config, io::CsvShard& shard,
+ParsedCustomers read_customers(const engine::Communicator& comm, const JobConfig& config, io::CsvShard& shard,
                                std::vector<io::RejectRecord>& rejects, ReadCounts& counts) {
   io::CsvShardReader reader(comm, config.customers.path);
   ParsedCustomers parsed;
@@ -245,7 +245,7 @@ ParsedCustomers read_customers(const engine::Communicator& comm, const Integrate
   return parsed;
 }
 
-ParsedItems read_items(const engine::Communicator& comm, const IntegrateConfig& config, io::CsvShard& shard,
+ParsedItems read_items(const engine::Communicator& comm, const JobConfig& config, io::CsvShard& shard,
                        std::vector<io::RejectRecord>& rejects, ReadCounts& counts) {
   io::CsvShardReader reader(comm, config.items.path);
   ParsedItems parsed;
@@ -276,7 +276,7 @@ ParsedItems read_items(const engine::Communicator& comm, const IntegrateConfig& 
   return parsed;
 }
 
-ParsedIdentity read_identity(const engine::Communicator& comm, const IntegrateConfig& config,
+ParsedIdentity read_identity(const engine::Communicator& comm, const JobConfig& config,
                              const std::vector<std::string>& channels, io::CsvShard& shard,
                              std::vector<io::RejectRecord>& rejects, ReadCounts& counts) {
   io::CsvShardReader reader(comm, config.identity.path);
@@ -303,7 +303,7 @@ ParsedIdentity read_identity(const engine::Communicator& comm, const IntegrateCo
   return parsed;
 }
 
-ParsedOrders read_orders(const engine::Communicator& comm, const IntegrateConfig& config,
+ParsedOrders read_orders(const engine::Communicator& comm, const JobConfig& config,
                          const std::vector<std::string>& channels, io::CsvShard& shard,
                          std::vector<io::RejectRecord>& rejects, ReadCounts& counts) {
   // Open every order file first (mapping costs no memory), so that the lines and keys of all of

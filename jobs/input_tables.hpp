@@ -35,7 +35,7 @@ struct RowOrigin {
 struct InputFiles {
   static constexpr std::uint32_t customers = 0, identity = 1, items = 2, first_orders = 3;
   std::vector<const CsvInputConfig*> inputs;
-  explicit InputFiles(const IntegrateConfig& config);
+  explicit InputFiles(const JobConfig& config);
   [[nodiscard]] std::size_t size() const { return inputs.size(); }
 };
 
@@ -96,20 +96,20 @@ struct ReadCounts {
 
 /// Collective readers: each reads its file(s) in parallel, appends rejects, counts records read.
 /// `shard` is a buffer reused across files.
-ParsedCustomers read_customers(const engine::Communicator& comm, const IntegrateConfig& config, io::CsvShard& shard,
+ParsedCustomers read_customers(const engine::Communicator& comm, const JobConfig& config, io::CsvShard& shard,
                                std::vector<io::RejectRecord>& rejects, ReadCounts& counts);
-ParsedItems read_items(const engine::Communicator& comm, const IntegrateConfig& config, io::CsvShard& shard,
+ParsedItems read_items(const engine::Communicator& comm, const JobConfig& config, io::CsvShard& shard,
                        std::vector<io::RejectRecord>& rejects, ReadCounts& counts);
 /// `channels`: the configured channel names; an identity row with another channel is rejected.
-ParsedIdentity read_identity(const engine::Communicator& comm, const IntegrateConfig& config,
+ParsedIdentity read_identity(const engine::Communicator& comm, const JobConfig& config,
                              const std::vector<std::string>& channels, io::CsvShard& shard,
                              std::vector<io::RejectRecord>& rejects, ReadCounts& counts);
-ParsedOrders read_orders(const engine::Communicator& comm, const IntegrateConfig& config,
+ParsedOrders read_orders(const engine::Communicator& comm, const JobConfig& config,
                          const std::vector<std::string>& channels, io::CsvShard& shard,
                          std::vector<io::RejectRecord>& rejects, ReadCounts& counts);
 
 /// The channel names of the config, in order of first appearance.
-[[nodiscard]] std::vector<std::string> channel_names(const IntegrateConfig& config);
+[[nodiscard]] std::vector<std::string> channel_names(const JobConfig& config);
 
 /// The column names printed in rejects.csv for each file: the mapped columns in role order.
 [[nodiscard]] std::vector<std::vector<std::string>> reject_column_names(const InputFiles& files);

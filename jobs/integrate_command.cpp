@@ -63,7 +63,7 @@ std::string features_csv_text(const engine::Communicator& comm, const Integratio
   return text;
 }
 
-void write_features_h5(const engine::Communicator& comm, const std::filesystem::path& path, const IntegrateConfig& config,
+void write_features_h5(const engine::Communicator& comm, const std::filesystem::path& path, const JobConfig& config,
                        const IntegrationResult& result) {
   io::write_file_atomically(comm, path, [&](io::File& file) {
     file.write_vector_rows("/customers/id", result.features.customer_ids);
@@ -75,6 +75,8 @@ void write_features_h5(const engine::Communicator& comm, const std::filesystem::
     file.write_string_attribute("/", "config", config.config_text);
   });
 }
+
+}  // namespace
 
 nlohmann::json accounting_json(const IntegrationResult& result) {
   nlohmann::json files = nlohmann::json::object();
@@ -88,7 +90,7 @@ nlohmann::json accounting_json(const IntegrationResult& result) {
 }
 
 void log_accounting(const IntegrationResult& result) {
-  spdlog::info("integrate: input accounting (read = joined + anonymous + rejected):");
+  spdlog::info("input accounting (read = joined + anonymous + rejected):");
   for (const auto& file : result.accounting) {
     std::string reasons;
     for (const auto& [reason, count] : file.rejected) reasons += fmt::format(" {}={}", reason, count);
@@ -98,7 +100,13 @@ void log_accounting(const IntegrationResult& result) {
   spdlog::info("  identity keys mapped to several customers: {}", result.identity_conflict_keys);
 }
 
-}  // namespace
+void write_rejects(const engine::Communicator& comm, const JobConfig& config, const std::filesystem::path& out,
+                   std::vector<io::RejectRecord> rejects) {
+  const InputFiles files(config);
+  std::vector<std::pair<std::string, std::string>> file_names;
+  for (const auto* input : files.inputs) file_names.emplace_back(input->path, input->display_name);
+  io::write_rejects_csv(comm, (out / "rejects.csv").string(), std::move(rejects), file_names, reject_column_names(files));
+}
 
 void add_integrate_command(CLI::App& app, Selection& selection) {
   auto options = std::make_shared<IntegrateCommandOptions>();
@@ -114,7 +122,7 @@ void add_integrate_command(CLI::App& app, Selection& selection) {
 
 void run_integrate(const engine::Communicator& comm, const IntegrateCommandOptions& options) {
   const double start = engine::wall_seconds();
-  IntegrateConfig config = load_integrate_config(comm, options.config);
+  JobConfig config = load_job_config(comm, options.config);
   if (!options.output.empty()) config.output_directory = options.output;
   if (config.output_directory.empty()) {
     throw InputError(fmt::format("{}: no output directory: give --output DIR or [output] directory = \"...\"", options.config));
@@ -131,11 +139,7 @@ void run_integrate(const engine::Communicator& comm, const IntegrateCommandOptio
     write_features_h5(comm, out / "features.h5", config, result);
     io::write_ordered_text(comm, (out / "features.csv").string(), features_csv_text(comm, result));
     io::write_ordered_text(comm, (out / "baskets.dat").string(), result.baskets.text);
-    const InputFiles files(config);
-    std::vector<std::pair<std::string, std::string>> file_names;
-    for (const auto* input : files.inputs) file_names.emplace_back(input->path, input->display_name);
-    io::write_rejects_csv(comm, (out / "rejects.csv").string(), std::move(result.rejects), file_names,
-                          reject_column_names(files));
+    write_rejects(comm, config, out, std::move(result.rejects));
   }
   const auto totals = command_totals(comm, timers, start);
   const auto peak_rss_per_rank = comm.allgather(engine::peak_resident_bytes());

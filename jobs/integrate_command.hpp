@@ -9,9 +9,14 @@
 #pragma once
 
 #include <CLI/App.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "io/reject_log.hpp"
 #include "jobs/command_line.hpp"
+#include "jobs/integrate_pipeline.hpp"
 
 namespace omniseg::jobs {
 
@@ -21,6 +26,14 @@ struct IntegrateCommandOptions {
 };
 
 void add_integrate_command(CLI::App& app, Selection& selection);
+
+/// The input accounting of the summary: per file read / joined / anonymous / rejected by reason.
+[[nodiscard]] nlohmann::json accounting_json(const IntegrationResult& result);
+/// Rank 0 logs the accounting table (other ranks log nothing).
+void log_accounting(const IntegrationResult& result);
+/// Collective: OUT/rejects.csv, every rejected record with its file, line and reason.
+void write_rejects(const engine::Communicator& comm, const JobConfig& config, const std::filesystem::path& out,
+                   std::vector<io::RejectRecord> rejects);
 
 /// Collective.
 void run_integrate(const engine::Communicator& comm, const IntegrateCommandOptions& options);

@@ -20,7 +20,7 @@ namespace {
 
 using io::RejectReason;
 
-engine::JoinOptions join_options(const IntegrateConfig& config) {
+engine::JoinOptions join_options(const JobConfig& config) {
   engine::JoinOptions options;
   options.broadcast_threshold_bytes = config.engine.broadcast_threshold_bytes;
   options.heavy_key_share = config.engine.heavy_key_share;
@@ -304,7 +304,7 @@ JoinSummary join_summary(const engine::Communicator& comm, std::string name, con
 
 /// Collective. Chooses the top categories, reduces the lines to partial totals, moves them to the
 /// customers' owners and computes the feature rows there (into result.features).
-features::FeatureSchema customer_features(const engine::Communicator& comm, const IntegrateConfig& config,
+features::FeatureSchema customer_features(const engine::Communicator& comm, const JobConfig& config,
                                           const std::vector<std::string>& channels,
                                           const std::vector<std::string>& categories,
                                           const std::vector<CustomerRow>& customers, const CustomerRanges& ranges,
@@ -353,7 +353,7 @@ std::uint64_t FileAccounting::rejected_total() const {
   return total;
 }
 
-IntegrationResult integrate(const engine::Communicator& comm, const IntegrateConfig& config, engine::PhaseTimers& timers) {
+IntegrationResult integrate(const engine::Communicator& comm, const JobConfig& config, engine::PhaseTimers& timers) {
   const InputFiles files(config);
   const std::vector<std::string> channels = channel_names(config);
   const engine::ShuffleBudget budget{.bytes_per_rank = config.engine.memory_budget_bytes};

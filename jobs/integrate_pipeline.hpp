@@ -69,7 +69,7 @@ struct IntegrationResult {
 };
 
 /// Collective. Runs stages 1–6 on every rank; phases are timed in `timers`.
-[[nodiscard]] IntegrationResult integrate(const engine::Communicator& comm, const IntegrateConfig& config,
+[[nodiscard]] IntegrationResult integrate(const engine::Communicator& comm, const JobConfig& config,
                                           engine::PhaseTimers& timers);
 
 }  // namespace omniseg::jobs

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -215,6 +216,117 @@ EngineConfig engine_config(TableReader& root) {
   return engine;
 }
 
+/// A whole number in [least, most] under `table.key`, or `fallback` when the key is absent.
+std::uint64_t bounded_integer(TableReader& reader, std::string_view key, std::int64_t least, std::int64_t most,
+                              std::uint64_t fallback) {
+  const auto value = reader.integer(key);
+  if (!value) return fallback;
+  if (*value < least || *value > most) {
+    throw InputError(fmt::format("{}: key '{}' must lie in [{}, {}], got {}", reader.file(), reader.key_name(key),
+                                 least, most, *value));
+  }
+  return static_cast<std::uint64_t>(*value);
+}
+
+/// A finite number in [least, most] (or (least, most] when `open_below`), or `fallback`.
+double bounded_number(TableReader& reader, std::string_view key, double least, double most, bool open_below,
+                      double fallback) {
+  const auto value = reader.number(key);
+  if (!value) return fallback;
+  const bool above = open_below ? *value > least : *value >= least;
+  if (!std::isfinite(*value) || !above || *value > most) {
+    throw InputError(fmt::format("{}: key '{}' must lie in {}{}, {}], got {}", reader.file(), reader.key_name(key),
+                                 open_below ? "(" : "[", least, most, *value));
+  }
+  return *value;
+}
+
+/// The optional table `name` of the root; std::nullopt when absent.
+std::optional<TableReader> optional_table(TableReader& root, std::string_view name) {
+  const toml::table* table = root.table(name);
+  if (table == nullptr) return std::nullopt;
+  return std::optional<TableReader>(std::in_place, *table, std::string(name), root.file());
+}
+
+PcaConfig pca_config(TableReader& root) {
+  PcaConfig pca;
+  if (auto reader = optional_table(root, "pca")) {
+    pca.components = bounded_integer(*reader, "components", 1, 1000, pca.components);
+    reader->reject_unknown_keys();
+  }
+  return pca;
+}
+
+KmeansConfig kmeans_config(TableReader& root) {
+  KmeansConfig kmeans;
+  auto reader = optional_table(root, "kmeans");
+  if (!reader) return kmeans;
+  // k = 8, or k = "4:12" for a sweep scored by silhouette.
+  if (const toml::node* k = reader->find("k")) {
+    const std::string key = reader->key_name("k");
+    if (const auto* number = k->as_integer()) {
+      if (number->get() < 1) throw InputError(fmt::format("{}: key '{}' must be >= 1, got {}", root.file(), key, number->get()));
+      kmeans.k_first = kmeans.k_last = static_cast<std::uint64_t>(number->get());
+    } else if (const auto* text = k->as_string()) {
+      const std::string& range = text->get();
+      const auto colon = range.find(':');
+      std::int64_t first = 0, last = 0;
+      const auto parse = [](std::string_view part, std::int64_t& out) {
+        const auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), out);
+        return !part.empty() && error == std::errc() && end == part.data() + part.size();
+      };
+      if (colon == std::string::npos || !parse(std::string_view(range).substr(0, colon), first) ||
+          !parse(std::string_view(range).substr(colon + 1), last) || first < 1 || last < first) {
+        throw InputError(fmt::format("{}: key '{}' must be an integer k >= 1 or a range \"A:B\" with 1 <= A <= B, got \"{}\"",
+                                     root.file(), key, range));
+      }
+      kmeans.k_first = static_cast<std::uint64_t>(first);
+      kmeans.k_last = static_cast<std::uint64_t>(last);
+    } else {
+      throw InputError(fmt::format("{}: key '{}' must be an integer or a range \"A:B\" (line {})", root.file(), key,
+                                   k->source().begin.line));
+    }
+  }
+  if (const auto init = reader->string("init")) {
+    if (*init != "k-means++" && *init != "k-means||") {
+      throw InputError(fmt::format("{}: key 'kmeans.init' must be \"k-means++\" or \"k-means||\", got \"{}\"",
+                                   root.file(), *init));
+    }
+    kmeans.kmeans_parallel_init = *init == "k-means||";
+  }
+  kmeans.max_iterations = bounded_integer(*reader, "max_iter", 1, 1'000'000, kmeans.max_iterations);
+  kmeans.tolerance = bounded_number(*reader, "tol", 0, 1e300, false, kmeans.tolerance);
+  kmeans.restarts = bounded_integer(*reader, "n_init", 1, 1000, kmeans.restarts);
+  kmeans.seed = bounded_integer(*reader, "seed", 0, std::numeric_limits<std::int64_t>::max(), kmeans.seed);
+  reader->reject_unknown_keys();
+  return kmeans;
+}
+
+ItemsetConfig itemset_config(TableReader& root) {
+  ItemsetConfig itemsets;
+  if (auto reader = optional_table(root, "itemsets")) {
+    itemsets.min_support = bounded_number(*reader, "min_support", 0, 1e18, true, itemsets.min_support);
+    if (itemsets.min_support >= 1 && itemsets.min_support != std::floor(itemsets.min_support)) {
+      throw InputError(fmt::format("{}: key 'itemsets.min_support' >= 1 is a basket count and must be whole, got {} "
+                                   "(a fraction lies in (0, 1))", root.file(), itemsets.min_support));
+    }
+    itemsets.max_size = static_cast<std::uint32_t>(bounded_integer(*reader, "max_size", 0, 1000, itemsets.max_size));
+    reader->reject_unknown_keys();
+  }
+  return itemsets;
+}
+
+RuleConfig rule_config(TableReader& root) {
+  RuleConfig rules;
+  if (auto reader = optional_table(root, "rules")) {
+    rules.min_confidence = bounded_number(*reader, "min_confidence", 0, 1, true, rules.min_confidence);
+    rules.min_lift = bounded_number(*reader, "min_lift", 0, 1e300, false, rules.min_lift);
+    rules.top = bounded_integer(*reader, "top", 0, std::numeric_limits<std::int64_t>::max(), rules.top);
+    reader->reject_unknown_keys();
+  }
+  return rules;
+}
+
 }  // namespace
 
 const TableRoles& customer_roles() {
@@ -234,14 +346,14 @@ const TableRoles& order_roles() {
   return roles;
 }
 
-IntegrateConfig parse_integrate_config(const std::string& config_text, const std::string& config_path) {
+JobConfig parse_job_config(const std::string& config_text, const std::string& config_path) {
   toml::table root_table;
   try {
     root_table = toml::parse(config_text, config_path);
   } catch (const toml::parse_error& e) {
     throw InputError(fmt::format("{}:{}: {}", config_path, e.source().begin.line, e.description()));
   }
-  IntegrateConfig config;
+  JobConfig config;
   config.config_path = config_path;
   config.config_text = config_text;
   TableReader root(root_table, "", config_path);
@@ -275,6 +387,10 @@ IntegrateConfig parse_integrate_config(const std::string& config_text, const std
 
   config.features = feature_config(root);
   config.engine = engine_config(root);
+  config.pca = pca_config(root);
+  config.kmeans = kmeans_config(root);
+  config.itemsets = itemset_config(root);
+  config.rules = rule_config(root);
   if (const toml::table* output = root.table("output")) {
     TableReader reader(*output, "output", config_path);
     config.output_directory = resolve(reader.required_string("directory"), config_path);
@@ -284,7 +400,7 @@ IntegrateConfig parse_integrate_config(const std::string& config_text, const std
   return config;
 }
 
-IntegrateConfig load_integrate_config(const engine::Communicator& comm, const std::string& config_path) {
+JobConfig load_job_config(const engine::Communicator& comm, const std::string& config_path) {
   std::string text;
   engine::collectively(comm, [&] {
     if (!comm.is_root()) return;
@@ -296,7 +412,7 @@ IntegrateConfig load_integrate_config(const engine::Communicator& comm, const st
   });
   comm.broadcast(text);
   return engine::collectively(comm, [&] {
-    IntegrateConfig config = parse_integrate_config(text, config_path);
+    JobConfig config = parse_job_config(text, config_path);
     if (comm.is_root()) {
       std::vector<const CsvInputConfig*> inputs{&config.customers, &config.identity, &config.items};
       for (const auto& order : config.orders) inputs.push_back(&order);

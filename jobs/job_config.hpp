@@ -1,11 +1,13 @@
-// jobs/job_config.hpp — the job configuration (JOB.toml) of the integration pipeline.
+// jobs/job_config.hpp — the job configuration (JOB.toml): the integration's inputs and features,
+// and the segmentation's PCA, K-means, itemsets and rules.
 //
 // Owns: reading JOB.toml into a named aggregate, with every key checked: an unknown key, a value of
 // the wrong type, a missing required key or a file that does not exist is an InputError naming the
 // key (or file). Rank 0 reads the file and broadcasts its text; every rank parses the same text, so
 // every rank holds the same configuration (its hash is compared across ranks). Relative paths are
 // resolved against the folder of the config file. Key reference: docs/formats.md, "Job configuration".
-// Does not own: what the stages do with the values (jobs/integrate_command.cpp).
+// Does not own: what the stages do with the values (jobs/integrate_pipeline.cpp,
+// jobs/segmentation.cpp).
 #pragma once
 
 #include <cstdint>
@@ -51,7 +53,34 @@ struct EngineConfig {
   double heavy_key_share = 0;
 };
 
-struct IntegrateConfig {
+struct PcaConfig {
+  /// Principal components the customers are projected on (<= the number of features).
+  std::uint64_t components = 6;
+};
+
+struct KmeansConfig {
+  std::uint64_t k_first = 6;  ///< k, or the first k of a sweep
+  std::uint64_t k_last = 6;   ///< == k_first unless a sweep "A:B" (silhouette picks k)
+  bool kmeans_parallel_init = false;  ///< k-means|| instead of k-means++
+  std::uint64_t max_iterations = 300;
+  double tolerance = 1e-4;
+  std::uint64_t restarts = 1;  ///< n_init: starts per k, the lowest inertia wins
+  std::uint64_t seed = 0;
+  [[nodiscard]] bool sweep() const { return k_last > k_first; }
+};
+
+struct ItemsetConfig {
+  double min_support = 0.01;  ///< >= 1: a basket count; in (0, 1): a fraction of the baskets
+  std::uint32_t max_size = 0;  ///< 0: no limit
+};
+
+struct RuleConfig {
+  double min_confidence = 0.3;  ///< in (0, 1]
+  double min_lift = 1;          ///< 0: no lift filter
+  std::uint64_t top = 0;        ///< keep the `top` rules of highest lift; 0: all
+};
+
+struct JobConfig {
   std::string config_path;
   std::string config_text;  ///< the file as read, recorded in the outputs
   CsvInputConfig customers;
@@ -60,6 +89,10 @@ struct IntegrateConfig {
   std::vector<OrderInputConfig> orders;
   FeatureConfig features;
   EngineConfig engine;
+  PcaConfig pca;
+  KmeansConfig kmeans;
+  ItemsetConfig itemsets;
+  RuleConfig rules;
   std::string output_directory;  ///< empty when the config has none (the command line must give it)
 };
 
@@ -75,10 +108,10 @@ struct TableRoles {
 
 /// Pure: parses the text of a job configuration (`config_path` names it in messages and anchors
 /// relative paths). Throws InputError naming the key on any problem; does not look at the files.
-[[nodiscard]] IntegrateConfig parse_integrate_config(const std::string& config_text, const std::string& config_path);
+[[nodiscard]] JobConfig parse_job_config(const std::string& config_text, const std::string& config_path);
 
 /// Collective. Rank 0 reads `config_path`; every rank parses the same text; input files are checked
 /// to exist. Throws the same CollectiveError on every rank on any problem.
-[[nodiscard]] IntegrateConfig load_integrate_config(const engine::Communicator& comm, const std::string& config_path);
+[[nodiscard]] JobConfig load_job_config(const engine::Communicator& comm, const std::string& config_path);
 
 }  // namespace omniseg::jobs

@@ -21,6 +21,7 @@
 #include "io/hdf5.hpp"
 #include "io/matrix_input.hpp"
 #include "jobs/command_totals.hpp"
+#include "jobs/kmeans_fit.hpp"
 #include "jobs/version.hpp"
 
 namespace omniseg::jobs {
@@ -68,14 +69,7 @@ Settings checked_settings(const KmeansCommandOptions& options) {
   return settings;
 }
 
-/// The best of --n-init runs at one k, with its quality when sweeping.
-struct Fit {
-  kmeans::LloydResult result;
-  kmeans::ClusterQuality quality;
-  std::uint64_t restart = 0;  ///< which restart won
-};
-
-void write_result(const engine::Communicator& comm, const KmeansCommandOptions& options, const Fit& chosen,
+void write_result(const engine::Communicator& comm, const KmeansCommandOptions& options, const KmeansFit& chosen,
                   std::uint64_t d, const std::vector<kmeans::SweepPoint>& sweep,
                   const std::vector<std::uint64_t>& sweep_iterations) {
   const auto& result = chosen.result;
@@ -202,63 +196,18 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
 
   const linalg::RowBlockView view{matrix.values, matrix.local_rows(), d, matrix.rows.begin, n};
   kmeans::check_magnitudes(comm, view);
-  std::vector<kmeans::SweepPoint> sweep;
-  std::vector<std::uint64_t> sweep_iterations;
-  std::optional<Fit> chosen;
-  std::uint64_t total_iterations = 0;
-  double iteration_seconds = 0;
-  for (std::uint64_t k = settings.k.first; k <= settings.k.last; ++k) {
-    std::optional<Fit> best;
-    for (std::uint64_t restart = 0; restart < static_cast<std::uint64_t>(options.n_init); ++restart) {
-      std::vector<double> centres;
-      {
-        auto phase = timers.phase("init");
-        centres = centres_source
-                      ? given_centres.values
-                      : kmeans::initial_centres(comm, view, {.method = *settings.init, .k = k, .seed = options.seed,
-                                                             .restart = restart});
-      }
-      const kmeans::LloydOptions lloyd_options{
-          .max_iterations = static_cast<std::uint64_t>(options.max_iter),
-          .tolerance = options.tol,
-          .pruning = settings.pruning,
-          .on_iteration = [k, restart, pruning = settings.pruning](const kmeans::IterationReport& report) {
-            spdlog::info("kmeans: k {} run {} iteration {}: shift {:.3g}, {} labels changed, {}{}{}, {:.3f} s", k,
-                         restart + 1, report.iteration, report.largest_shift, report.changed_labels,
-                         report.hamerly ? "hamerly" : "gemm",
-                         pruning == kmeans::Pruning::none || report.iteration == 1 ? ""
-                         : report.hamerly ? fmt::format(" ({} bounds failed, {} full scans)", report.failing_bounds,
-                                                        report.full_scans)
-                                          : fmt::format(" ({} bounds failed)", report.failing_bounds),
-                         report.reseeded ? fmt::format(", {} empty clusters re-seeded", report.reseeded) : "",
-                         report.seconds);
-          }};
-      auto result = kmeans::lloyd(comm, view, centres, lloyd_options, timers);
-      total_iterations += result.iterations;
-      iteration_seconds += result.iteration_seconds;
-      spdlog::info("kmeans: k {} run {}: inertia {:.10g} after {} iterations ({}converged)", k, restart + 1,
-                   result.inertia, result.iterations, result.converged ? "" : "not ");
-      // Lowest inertia; an equal one keeps the earlier run.
-      if (!best || result.inertia < best->result.inertia) best = Fit{std::move(result), {}, restart};
-    }
-    if (!settings.k.sweep()) {
-      chosen = std::move(best);
-      break;
-    }
-    {
-      auto phase = timers.phase("quality");
-      best->quality = kmeans::cluster_quality(comm, view, best->result.labels, best->result.centroids,
-                                              best->result.sizes, best->result.inertia, options.seed);
-    }
-    sweep.push_back({.k = k, .inertia = best->result.inertia, .calinski_harabasz = best->quality.calinski_harabasz,
-                     .silhouette = best->quality.silhouette});
-    sweep_iterations.push_back(best->result.iterations);
-    spdlog::info("kmeans: k {}: inertia {:.10g}, Calinski-Harabasz {:.6g}, silhouette {:.4f} (on {} rows)", k,
-                 best->result.inertia, best->quality.calinski_harabasz, best->quality.silhouette,
-                 best->quality.silhouette_sample);
-    // The rule ranks a prefix of the sweep as it ranks the whole: keep the fit it picks so far.
-    if (kmeans::pick_k(sweep) == sweep.size() - 1) chosen = std::move(best);
-  }
+  KmeansFitSettings fit_settings{.k_first = settings.k.first, .k_last = settings.k.last,
+                                 .init = settings.init.value_or(kmeans::InitMethod::kmeans_plus_plus),
+                                 .given_centres = centres_source ? given_centres.values : std::vector<double>{},
+                                 .restarts = static_cast<std::uint64_t>(options.n_init), .seed = options.seed,
+                                 .max_iterations = static_cast<std::uint64_t>(options.max_iter),
+                                 .tolerance = options.tol, .pruning = settings.pruning};
+  const KmeansFitResult fit = fit_kmeans(comm, view, fit_settings, timers);
+  const KmeansFit* chosen = &fit.chosen;
+  const auto& sweep = fit.sweep;
+  const auto& sweep_iterations = fit.sweep_iterations;
+  const std::uint64_t total_iterations = fit.total_iterations;
+  double iteration_seconds = fit.iteration_seconds;
   {
     auto phase = timers.phase("write");
     write_result(comm, options, *chosen, d, sweep, sweep_iterations);

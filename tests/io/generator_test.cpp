@@ -331,7 +331,7 @@ class GeneratorFiles : public ::testing::Test {
       EXPECT_EQ(content(out / generated_file_names[f]), expected[f]) << generated_file_names[f] << " at " << comm().size()
                                                                      << " ranks";
     }
-    EXPECT_EQ(content(out / "job.toml"), job_config_text());
+    EXPECT_EQ(content(out / "job.toml"), job_config_text(model.options().segments));
     EXPECT_EQ(report.rows, whole.records);
     EXPECT_EQ(report.dirt.counts, whole.tally.counts);
     EXPECT_EQ(report.dirt.planted_rows, whole.tally.planted_rows);

@@ -42,7 +42,7 @@ directory = "out"
 
 std::string message_of(const std::string& text) {
   try {
-    (void)parse_integrate_config(text, "/jobs/job.toml");
+    (void)parse_job_config(text, "/jobs/job.toml");
   } catch (const InputError& e) {
     return e.what();
   }
@@ -56,7 +56,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 }
 
 TEST(JobConfig, ReadsEveryKeyAndResolvesPathsAgainstTheConfigFolder) {
-  const IntegrateConfig config = parse_integrate_config(valid, "/jobs/job.toml");
+  const JobConfig config = parse_job_config(valid, "/jobs/job.toml");
   EXPECT_EQ(config.customers.path, "/jobs/customers.csv");
   EXPECT_EQ(config.customers.display_name, "customers.csv");
   EXPECT_EQ(config.identity.path, "/data/identity.csv");
@@ -82,7 +82,7 @@ TEST(JobConfig, ReadsEveryKeyAndResolvesPathsAgainstTheConfigFolder) {
 TEST(JobConfig, QuotedDateAndDefaults) {
   std::string text = replaced(valid, "as_of = 2026-01-01\ntop_categories = 5", "as_of = \"2024-02-29\"");
   text = replaced(text, "[engine]\nmemory_budget_mb = 512\nheavy_key_share = 0.1\n", "");
-  const IntegrateConfig config = parse_integrate_config(text, "job.toml");
+  const JobConfig config = parse_job_config(text, "job.toml");
   EXPECT_EQ(config.features.as_of_days, 19782);
   EXPECT_EQ(config.features.top_categories, 8);
   EXPECT_EQ(config.engine.memory_budget_bytes, 0U);

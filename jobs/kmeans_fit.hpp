@@ -1,0 +1,57 @@
+// jobs/kmeans_fit.hpp — K-means as a job runs it: restarts per k, and a k sweep scored by quality.
+//
+// Owns: the loop over k and over restarts, which run wins (lowest inertia, the earlier on a tie),
+// which k a sweep keeps (algorithms/kmeans/quality.hpp: pick_k) and the progress log lines. Shared
+// by `omniseg kmeans` and the segmentation job. Does not own: seeding and Lloyd iterations
+// (algorithms/kmeans/), reading or writing files.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "algorithms/kmeans/init.hpp"
+#include "algorithms/kmeans/lloyd.hpp"
+#include "algorithms/kmeans/quality.hpp"
+#include "algorithms/linalg/row_block.hpp"
+#include "engine/communicator.hpp"
+#include "engine/phase_timers.hpp"
+
+namespace omniseg::jobs {
+
+struct KmeansFitSettings {
+  std::uint64_t k_first = 1;
+  std::uint64_t k_last = 1;  ///< > k_first: a sweep
+  kmeans::InitMethod init = kmeans::InitMethod::kmeans_plus_plus;
+  /// k × d starting centres instead of seeding (one k, one restart); empty: seed with `init`.
+  std::vector<double> given_centres;
+  std::uint64_t restarts = 1;
+  std::uint64_t seed = 0;
+  std::uint64_t max_iterations = 300;
+  double tolerance = 1e-4;
+  kmeans::Pruning pruning = kmeans::Pruning::automatic;
+  [[nodiscard]] bool sweep() const { return k_last > k_first; }
+};
+
+/// The best of the restarts at one k, with its quality when sweeping.
+struct KmeansFit {
+  kmeans::LloydResult result;
+  kmeans::ClusterQuality quality;
+  std::uint64_t restart = 0;  ///< which restart won
+};
+
+struct KmeansFitResult {
+  KmeansFit chosen;
+  std::vector<kmeans::SweepPoint> sweep;        ///< one per k of a sweep; empty for one k
+  std::vector<std::uint64_t> sweep_iterations;  ///< Lloyd iterations of each sweep point's fit
+  std::uint64_t total_iterations = 0;           ///< over every k and restart
+  double iteration_seconds = 0;                 ///< this rank
+};
+
+/// Collective. Settings must be valid (1 <= k_first <= k_last <= global rows, restarts >= 1).
+/// Times "init" and "quality" (and Lloyd's phases) in `timers`; logs progress on rank 0.
+[[nodiscard]] KmeansFitResult fit_kmeans(const engine::Communicator& comm, const linalg::RowBlockView& data,
+                                         const KmeansFitSettings& settings, engine::PhaseTimers& timers);
+
+}  // namespace omniseg::jobs

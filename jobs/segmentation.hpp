@@ -1,0 +1,74 @@
+// jobs/segmentation.hpp — the segmentation stages after integration: standardize → PCA → K-means →
+// segment profiles, and baskets → itemsets → rules.
+//
+// Owns: how the stages hand data on. The customers' features are row-sharded in customer id order
+// (ranks hold consecutive id ranges), so global row i is the i-th customer by id on any number of
+// ranks; PCA standardizes them (exact column moments) and projects them; K-means segments the
+// projections; the profiles are exact per-segment means of the features in original and in
+// standardized units. Baskets are the FIMI lines integration built; PFP mines them and the rules
+// come from the itemsets. Every result is the same on any number of ranks, except that PCA agrees
+// to 1e-12 (docs/pca.md), and so do the K-means inputs. Does not own: the algorithms
+// (algorithms/), files, checkpoints (jobs/run_command.cpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "algorithms/features/customer_features.hpp"
+#include "algorithms/fim/pfp.hpp"
+#include "algorithms/pca/pca.hpp"
+#include "algorithms/rules/association_rules.hpp"
+#include "engine/communicator.hpp"
+#include "engine/phase_timers.hpp"
+#include "io/fimi_reader.hpp"
+#include "jobs/job_config.hpp"
+#include "jobs/kmeans_fit.hpp"
+
+namespace omniseg::jobs {
+
+/// Per segment, the same on every rank.
+struct SegmentProfiles {
+  std::uint64_t k = 0;
+  std::uint64_t features = 0;
+  std::vector<std::uint64_t> sizes;             ///< k
+  std::vector<double> mean;                     ///< k × features: mean feature values, original units
+  std::vector<double> mean_standardized;        ///< k × features: the same in standardized units
+};
+
+struct CustomerSegments {
+  pca::PcaModel pca;
+  std::vector<double> projection;  ///< local customers × components, row-major
+  KmeansFitResult kmeans;          ///< labels: one per local customer
+  SegmentProfiles profiles;
+};
+
+struct BasketRules {
+  std::uint64_t min_support = 0;  ///< absolute
+  fim::FrequentItemsets itemsets;
+  rules::AssociationRules rules;
+  rules::RuleOptions rule_options;
+};
+
+/// The row block of a feature table (local customers × names.size()).
+[[nodiscard]] linalg::RowBlockView feature_view(const engine::Communicator& comm, const features::FeatureRows& rows,
+                                                std::size_t columns);
+
+/// Collective: standardize → PCA (phase "pca") → K-means (its phases) → profiles (phase "profiles").
+/// Throws the same InputError on every rank when the data cannot support the configuration (fewer
+/// customers than k or than 2, more components than features).
+[[nodiscard]] CustomerSegments segment_customers(const engine::Communicator& comm, const JobConfig& config,
+                                                 const features::FeatureRows& features, std::size_t feature_count,
+                                                 engine::PhaseTimers& timers);
+
+/// Collective: exact per-segment means. `labels` one per local row of `features`.
+[[nodiscard]] SegmentProfiles profile_segments(const engine::Communicator& comm, const linalg::RowBlockView& features,
+                                               std::span<const std::int32_t> labels, std::uint64_t k,
+                                               const pca::PcaModel& model);
+
+/// Collective: the baskets' frequent itemsets (phases of PFP) and rules (phases of the rules).
+/// `baskets` are this rank's baskets, items ascending without duplicates.
+[[nodiscard]] BasketRules mine_basket_rules(const engine::Communicator& comm, const JobConfig& config,
+                                            io::TransactionCsr baskets, engine::PhaseTimers& timers);
+
+}  // namespace omniseg::jobs
