@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: what omniseg can do so far, on 2 ranks. Today: `omniseg doctor` (MPI, HDF5,
-# collectives, deterministic random numbers, error handling, latency and bandwidth); the
-# integration of a retailer's channel exports (generated on the fly: the embedded default) into
-# one customer view, with every input row accounted for; the itemsets of the baskets it produced;
-# and frequent itemsets of a real basket data set when the shared data sets are beside the
-# checkout. The segmentation job (`omniseg run`) replaces this once it exists.
+# `make demo`: what omniseg does, on 2 ranks: `omniseg doctor` (MPI, HDF5, collectives,
+# deterministic random numbers, error handling, latency and bandwidth); the segmentation job
+# (`omniseg run`) on a retailer's channel exports generated on the fly (the embedded default):
+# one customer view with every input row accounted for, segments with a profile each, and the
+# baskets' association rules; and frequent itemsets of a real basket data set when the shared data
+# sets are beside the checkout.
 set -euo pipefail
 omniseg=${1:-build/omniseg}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,12 +19,11 @@ trap 'rm -rf "$out"' EXIT
 echo
 echo "== ${mpiexec[*]} $omniseg generate --out $out/data   (the embedded default: 20,000 customers, 300,000 order lines, 1% dirty rows)"
 "${mpiexec[@]}" "$omniseg" --log-level warn generate --out "$out/data" > "$out/generate.json"
-echo "== ${mpiexec[*]} $omniseg integrate --config $out/data/job.toml --output $out/integrated"
-"${mpiexec[@]}" "$omniseg" --log-level warn integrate --config "$out/data/job.toml" --output "$out/integrated" > /dev/null
-/usr/bin/python3 - "$out/integrated" <<'PY'
-import csv, json, sys
-folder = sys.argv[1]
-summary = json.load(open(f"{folder}/summary.json"))
+echo "== ${mpiexec[*]} $omniseg run --config $out/data/job.toml --output $out/run   (the segmentation job)"
+"${mpiexec[@]}" "$omniseg" --log-level warn run --config "$out/data/job.toml" --output "$out/run" > /dev/null
+/usr/bin/python3 - "$out/run" <<'PY'
+import json, sys
+summary = json.load(open(f"{sys.argv[1]}/summary.json"))
 accounting = summary["accounting"]
 print(f"{'input file':18s} {'read':>8s} {'joined':>8s} {'anonymous':>9s} {'rejected':>8s}  top reasons")
 for name, file in accounting.items():
@@ -37,31 +36,6 @@ balanced = all(f["read"] == f["joined"] + f["anonymous"] + sum(f["rejected"].val
                for f in accounting.values() if isinstance(f, dict))
 print(("every row accounted for (read = joined + anonymous + rejected)" if balanced else "ACCOUNTING DOES NOT ADD UP") +
       f"; identity keys mapped to two customers: {accounting['identity_conflicts']} (lowest customer_id kept)")
-rows = list(csv.DictReader(open(f"{folder}/features.csv")))
-monetary = sorted(float(r["monetary"]) for r in rows)
-frequency = sorted(float(r["frequency"]) for r in rows)
-median = lambda v: v[len(v) // 2]
-print(f"{len(rows)} customers x {len(rows[0]) - 1} features -> features.h5 / features.csv; median customer: "
-      f"{median(frequency):.0f} orders, {median(monetary):.2f} spent; top categories: {', '.join(summary['top_categories'][:4])}, ...")
-with open(f"{folder}/baskets.dat") as handle:
-    baskets = sum(1 for _ in handle)
-print(f"{baskets} baskets -> baskets.dat; {sum(1 for _ in open(f'{folder}/rejects.csv')) - 1} rejected rows with file, "
-      f"line and reason -> rejects.csv; {summary['seconds']:.2f} s")
-PY
-echo
-echo "== ${mpiexec[*]} $omniseg fim --input baskets.dat --min-support 0.002 (items bought together in those baskets)"
-"${mpiexec[@]}" "$omniseg" --log-level warn fim --input "$out/integrated/baskets.dat" --min-support 0.002 \
-  --output "$out/basket_sets" --text > "$out/basket_fim.json"
-/usr/bin/python3 - "$out/basket_fim.json" "$out/basket_sets.txt" <<'PY'
-import json, sys
-summary = json.load(open(sys.argv[1]))
-print(f"{summary['transactions']} baskets, {summary['itemsets']} frequent itemsets (by size: {summary['by_size']})")
-sets = []
-for line in open(sys.argv[2]):
-    items, support = line.rstrip("\n").split(" #SUP: ")
-    sets.append((int(support), items.split()))
-for support, items in sorted((s for s in sets if len(s[1]) >= 2), key=lambda s: (-len(s[1]), -s[0]))[:3]:
-    print(f"  {support:5d} baskets hold items " + " + ".join(items))
 PY
 
 baskets=""

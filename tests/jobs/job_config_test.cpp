@@ -113,5 +113,50 @@ TEST(JobConfig, MistakesNameTheKey) {
             std::string::npos);
 }
 
+TEST(JobConfig, SegmentationSections) {
+  const std::string sections =
+      "[pca]\ncomponents = 4\n[kmeans]\nk = \"3:7\"\ninit = \"k-means||\"\nmax_iter = 50\ntol = 0\nn_init = 2\nseed = 9\n"
+      "[itemsets]\nmin_support = 25\nmax_size = 3\n[rules]\nmin_confidence = 0.5\nmin_lift = 2\ntop = 10\n";
+  const JobConfig config = parse_job_config(valid + sections, "job.toml");
+  EXPECT_EQ(config.pca.components, 4U);
+  EXPECT_EQ(config.kmeans.k_first, 3U);
+  EXPECT_EQ(config.kmeans.k_last, 7U);
+  EXPECT_TRUE(config.kmeans.sweep());
+  EXPECT_TRUE(config.kmeans.kmeans_parallel_init);
+  EXPECT_EQ(config.kmeans.max_iterations, 50U);
+  EXPECT_EQ(config.kmeans.tolerance, 0.0);
+  EXPECT_EQ(config.kmeans.restarts, 2U);
+  EXPECT_EQ(config.kmeans.seed, 9U);
+  EXPECT_EQ(config.itemsets.min_support, 25.0);
+  EXPECT_EQ(config.itemsets.max_size, 3U);
+  EXPECT_EQ(config.rules.min_confidence, 0.5);
+  EXPECT_EQ(config.rules.min_lift, 2.0);
+  EXPECT_EQ(config.rules.top, 10U);
+
+  const JobConfig defaults = parse_job_config(valid + "[kmeans]\nk = 4\n", "job.toml");
+  EXPECT_EQ(defaults.kmeans.k_first, 4U);
+  EXPECT_FALSE(defaults.kmeans.sweep());
+  EXPECT_EQ(defaults.pca.components, PcaConfig{}.components);
+  EXPECT_EQ(defaults.rules.min_confidence, RuleConfig{}.min_confidence);
+}
+
+TEST(JobConfig, SegmentationMistakesNameTheKey) {
+  const auto message = [](const std::string& section) { return message_of(valid + section); };
+  EXPECT_NE(message("[kmeans]\nk = 0\n").find("'kmeans.k' must be >= 1"), std::string::npos);
+  EXPECT_NE(message("[kmeans]\nk = \"7:3\"\n").find("'kmeans.k'"), std::string::npos);
+  EXPECT_NE(message("[kmeans]\nk = \"a:b\"\n").find("'kmeans.k'"), std::string::npos);
+  EXPECT_NE(message("[kmeans]\nk = 2.5\n").find("'kmeans.k' must be an integer or a range"), std::string::npos);
+  EXPECT_NE(message("[kmeans]\ninit = \"random\"\n").find("'kmeans.init'"), std::string::npos);
+  EXPECT_NE(message("[kmeans]\ntol = -1\n").find("'kmeans.tol'"), std::string::npos);
+  EXPECT_NE(message("[kmeans]\nflavour = 1\n").find("unknown key 'kmeans.flavour'"), std::string::npos);
+  EXPECT_NE(message("[pca]\ncomponents = 0\n").find("'pca.components' must lie in [1, 1000]"), std::string::npos);
+  EXPECT_NE(message("[itemsets]\nmin_support = 0\n").find("'itemsets.min_support'"), std::string::npos);
+  EXPECT_NE(message("[itemsets]\nmin_support = 2.5\n").find("'itemsets.min_support' >= 1 is a basket count"),
+            std::string::npos);
+  EXPECT_NE(message("[rules]\nmin_confidence = 1.5\n").find("'rules.min_confidence' must lie in (0, 1]"),
+            std::string::npos);
+  EXPECT_NE(message("[rules]\nmin_lift = \"high\"\n").find("'rules.min_lift' must be a number"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace omniseg::jobs
