@@ -17,6 +17,8 @@ packages=(
   python3 python3-h5py python3-numpy
   # tests and benchmarks: K-means and PCA agree with scikit-learn, the tool users would otherwise run
   python3-sklearn
+  # tests: a real single-node Slurm on localhost (slurm/local-cluster.sh)
+  slurm-wlm munge
 )
 
 missing=()
