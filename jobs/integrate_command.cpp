@@ -24,17 +24,6 @@
 namespace omniseg::jobs {
 namespace {
 
-/// A CSV field, quoted when it holds a delimiter, a quote or a line break (RFC 4180).
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string quoted = "\"";
-  for (const char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 /// features.csv: customer_id, then the features; doubles in the shortest text that reads back to
 /// the same bits, so the file is as exact as features.h5.
 std::string features_csv_text(const engine::Communicator& comm, const IntegrationResult& result) {
@@ -46,7 +35,7 @@ std::string features_csv_text(const engine::Communicator& comm, const Integratio
   text.reserve(rows * (width + 1) * 24 + 64);
   if (comm.is_root()) {
     text += "customer_id";
-    for (const auto& name : result.feature_names) (text += ',') += csv_field(name);
+    for (const auto& name : result.feature_names) io::append_csv_field(text += ',', name);
     text += '\n';
   }
   std::vector<char> line((width + 1) * (features::max_number_chars + 1));

@@ -23,6 +23,7 @@
 #include "io/fimi_reader.hpp"
 #include "io/hdf5.hpp"
 #include "io/ordered_text.hpp"
+#include "io/reject_log.hpp"
 #include "jobs/command_totals.hpp"
 #include "jobs/integrate_command.hpp"
 #include "jobs/integrate_pipeline.hpp"
@@ -114,21 +115,11 @@ std::string segments_csv_text(const engine::Communicator& comm, const features::
   return text;
 }
 
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string quoted = "\"";
-  for (const char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 /// segment, customers, share, the mean of every feature (original units), top categories.
 std::string profiles_csv_text(const SegmentProfiles& profiles, const std::vector<std::string>& names,
                               const ProfileColumns& columns) {
   std::string text = "segment,customers,share";
-  for (const auto& name : names) text += "," + csv_field("mean_" + name);
+  for (const auto& name : names) io::append_csv_field(text += ',', "mean_" + name);
   text += ",top_categories\n";
   const double total = static_cast<double>(std::accumulate(profiles.sizes.begin(), profiles.sizes.end(), std::uint64_t{0}));
   char number[features::max_number_chars + 1];
@@ -139,7 +130,8 @@ std::string profiles_csv_text(const SegmentProfiles& profiles, const std::vector
       text += ',';
       text.append(number, features::write_shortest(number, profiles.mean[segment * profiles.features + c]));
     }
-    text += "," + csv_field(fmt::format("{}", fmt::join(top_categories(profiles, columns, segment), ";"))) + "\n";
+    io::append_csv_field(text += ',', fmt::format("{}", fmt::join(top_categories(profiles, columns, segment), ";")));
+    text += '\n';
   }
   return text;
 }
