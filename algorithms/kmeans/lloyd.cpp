@@ -34,15 +34,73 @@ void check_arguments(const linalg::RowBlockView& data, std::span<const double> i
   if (!(options.tolerance >= 0)) throw std::invalid_argument("k-means: the tolerance must be >= 0");
 }
 
-[[noreturn]] void throw_too_large(bool centres, double magnitude) {
-  throw InputError(fmt::format("k-means: values up to {:g} in magnitude are supported, the {} reach {:g}",
-                               largest_supported_magnitude, centres ? "initial centres" : "data", magnitude));
+/// Throws std::invalid_argument unless the global members of `snapshot` fit the run (the same
+/// on every rank, so every rank throws).
+void check_snapshot_globals(const LloydSnapshot& snapshot, std::uint64_t k, std::uint64_t d,
+                            const LloydOptions& options) {
+  for (const auto* centres : {&snapshot.centres, &snapshot.previous_centres}) {
+    if (centres->size() != k * d) {
+      throw std::invalid_argument(fmt::format("k-means: the snapshot's centres are {} values, not k × d = {} × {}",
+                                              centres->size(), k, d));
+    }
+  }
+  if (snapshot.iterations == 0 || snapshot.iterations > options.max_iterations) {
+    throw std::invalid_argument(fmt::format("k-means: the snapshot is after iteration {}, resuming needs 1 to "
+                                            "max_iterations = {}",
+                                            snapshot.iterations, options.max_iterations));
+  }
 }
 
-/// Fixed-point scales of the data's columns (global largest magnitudes); rejects magnitudes whose
-/// squares could overflow, in the data or in the initial centres.
+/// Collective. Throws the same std::invalid_argument on every rank unless every rank's per-row
+/// members of `snapshot` fit its rows: one rank's mismatch must not leave the others waiting.
+void check_snapshot_rows(const engine::Communicator& comm, const linalg::RowBlockView& data,
+                         const LloydSnapshot& snapshot, std::uint64_t k) {
+  struct RowFit {
+    std::uint64_t rows, labels, upper, lower;
+    std::uint64_t bad_label_row;  ///< global row of the first label outside [0, k), or none
+  };
+  constexpr std::uint64_t none = std::numeric_limits<std::uint64_t>::max();
+  RowFit local{data.local_rows, snapshot.labels.size(), snapshot.upper_bounds.size(), snapshot.lower_bounds.size(),
+               none};
+  if (local.labels == local.rows) {
+    for (std::uint64_t i = 0; i < local.rows && local.bad_label_row == none; ++i) {
+      const std::int32_t label = snapshot.labels[i];
+      if (label < 0 || static_cast<std::uint64_t>(label) >= k) local.bad_label_row = data.global_row(i);
+    }
+  }
+  const auto fits = comm.allgather(local);
+  for (std::size_t r = 0; r < fits.size(); ++r) {
+    const RowFit& fit = fits[r];
+    const std::uint64_t bounds = snapshot.bounds_valid ? fit.rows : 0;
+    if (fit.labels != fit.rows || fit.upper != bounds || fit.lower != bounds) {
+      throw std::invalid_argument(fmt::format("k-means: the snapshot's rows do not fit rank {}: {} rows, {} labels, {} "
+                                              "upper and {} lower bounds (bounds {})",
+                                              r, fit.rows, fit.labels, fit.upper, fit.lower,
+                                              snapshot.bounds_valid ? "valid: one per row" : "not valid: none"));
+    }
+    if (fit.bad_label_row != none) {
+      throw std::invalid_argument(
+          fmt::format("k-means: the snapshot's label of row {} is not in [0, {})", fit.bad_label_row, k));
+    }
+  }
+}
+
+[[noreturn]] void throw_too_large(std::string_view what, double magnitude) {
+  throw InputError(fmt::format("k-means: values up to {:g} in magnitude are supported, the {} reach {:g}",
+                               largest_supported_magnitude, what, magnitude));
+}
+
+double largest_magnitude(std::span<const double> values) {
+  double largest = 0;
+  for (const double value : values) largest = std::max(largest, std::abs(value));
+  return largest;
+}
+
+/// Fixed-point scales of the data's columns (global largest magnitudes: the data alone fix them,
+/// so a resumed run gets the same); rejects magnitudes whose squares could overflow, in the data,
+/// the initial centres or a snapshot's centres.
 engine::FixedPointScales column_scales(const engine::Communicator& comm, const linalg::RowBlockView& data,
-                                       std::span<const double> initial_centres) {
+                                       std::span<const double> initial_centres, const LloydSnapshot* resume_from) {
   const std::uint64_t d = data.columns;
   std::vector<double> largest(d, 0.0);
   for (std::uint64_t i = 0; i < data.local_rows; ++i) {
@@ -50,21 +108,25 @@ engine::FixedPointScales column_scales(const engine::Communicator& comm, const l
     for (std::uint64_t col = 0; col < d; ++col) largest[col] = std::max(largest[col], std::abs(x[col]));
   }
   comm.allreduce_in_place(largest, engine::ReduceOp::max);
-  double centre_largest = 0;
-  for (const double value : initial_centres) centre_largest = std::max(centre_largest, std::abs(value));
-  const double overall = std::max(centre_largest, *std::max_element(largest.begin(), largest.end()));
-  if (!(overall <= largest_supported_magnitude)) throw_too_large(centre_largest > largest_supported_magnitude, overall);
+  const double data_largest = *std::max_element(largest.begin(), largest.end());
+  const double initial_largest = largest_magnitude(initial_centres);
+  const double snapshot_largest =
+      resume_from == nullptr ? 0.0
+                             : std::max(largest_magnitude(resume_from->centres),
+                                        largest_magnitude(resume_from->previous_centres));
+  if (!(initial_largest <= largest_supported_magnitude)) throw_too_large("initial centres", initial_largest);
+  if (!(snapshot_largest <= largest_supported_magnitude)) throw_too_large("snapshot's centres", snapshot_largest);
+  if (!(data_largest <= largest_supported_magnitude)) throw_too_large("data", data_largest);
   return engine::FixedPointScales::for_max_abs(largest);
 }
 
-/// The per-iteration state of one rank.
+/// The per-iteration state of one rank. What a snapshot shows lives in `saved`, so that
+/// on_snapshot hands out a reference and costs no copy.
 struct State {
-  std::vector<std::int32_t> labels;       ///< the previous assignment (-1 before the first)
+  LloydSnapshot saved;                    ///< labels (-1 before the first iteration), bounds, centres, counters
   std::vector<std::int32_t> next_labels;  ///< the assignment being made
-  std::vector<double> upper, lower;       ///< Hamerly's bounds (empty without pruning)
   std::vector<double> row_norms;          ///< ‖x‖² per row, for bounds from GEMM scores
-  bool bounds_valid = false;              ///< upper/lower hold for the previous centres
-  CentreDrift drift;                      ///< from the previous centres to the current ones
+  CentreDrift drift;                      ///< from saved.previous_centres to saved.centres
   GemmWorkspace workspace;
 };
 
@@ -79,25 +141,28 @@ struct AssignmentFacts {
 AssignmentFacts assign(const engine::Communicator& comm, const linalg::RowBlockView& data, const CentreSet& centres,
                        Pruning pruning, State& state) {
   AssignmentFacts facts;
+  LloydSnapshot& saved = state.saved;
   const bool track_bounds = pruning != Pruning::none;
-  if (track_bounds && state.bounds_valid) {
-    const std::uint64_t local_failing = widen_bounds(state.labels, state.drift, centres, state.upper, state.lower);
+  if (track_bounds && saved.bounds_valid) {
+    const std::uint64_t local_failing =
+        widen_bounds(saved.labels, state.drift, centres, saved.upper_bounds, saved.lower_bounds);
     facts.failing_bounds = comm.allreduce(local_failing, engine::ReduceOp::sum);
     facts.hamerly = pruning == Pruning::hamerly ||
                     static_cast<double>(facts.failing_bounds) <=
                         hamerly_max_failing_fraction * static_cast<double>(data.global_rows);
     if (facts.hamerly) {
-      facts.local_full_scans = hamerly_relabel(data, centres, state.labels, state.next_labels, state.upper, state.lower);
+      facts.local_full_scans =
+          hamerly_relabel(data, centres, saved.labels, state.next_labels, saved.upper_bounds, saved.lower_bounds);
       return facts;
     }
   }
   // The bounds' storage takes the two smallest scores, then the bounds made from them.
-  const auto upper = track_bounds ? std::span<double>(state.upper) : std::span<double>();
-  const auto lower = track_bounds ? std::span<double>(state.lower) : std::span<double>();
+  const auto upper = track_bounds ? std::span<double>(saved.upper_bounds) : std::span<double>();
+  const auto lower = track_bounds ? std::span<double>(saved.lower_bounds) : std::span<double>();
   nearest_by_gemm(data, centres, state.next_labels, upper, lower, state.workspace);
   if (track_bounds) {
     bounds_from_scores(state.row_norms, centres, upper, lower, upper, lower);
-    state.bounds_valid = true;
+    saved.bounds_valid = true;
   }
   return facts;
 }
@@ -201,7 +266,7 @@ void check_magnitudes(const engine::Communicator& comm, const linalg::RowBlockVi
   double largest = 0;
   for (std::uint64_t i = 0; i < data.local_rows * data.columns; ++i) largest = std::max(largest, std::abs(data.values[i]));
   largest = comm.allreduce(largest, engine::ReduceOp::max);
-  if (!(largest <= largest_supported_magnitude)) throw_too_large(false, largest);
+  if (!(largest <= largest_supported_magnitude)) throw_too_large("data", largest);
 }
 
 std::string_view to_string(Pruning pruning) {
@@ -217,30 +282,66 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
                   std::span<const double> initial_centres, const LloydOptions& options, engine::PhaseTimers& timers) {
   check_arguments(data, initial_centres, options);
   const std::uint64_t d = data.columns, k = initial_centres.size() / d, n_local = data.local_rows;
-  const auto scales = column_scales(comm, data, initial_centres);
+  const LloydSnapshot* const resume_from = options.resume_from;
+  if (resume_from != nullptr) {
+    check_snapshot_globals(*resume_from, k, d, options);
+    check_snapshot_rows(comm, data, *resume_from, k);
+  }
+  const auto scales = column_scales(comm, data, initial_centres, resume_from);
   const bool track_bounds = options.pruning != Pruning::none;
 
   State state;
-  state.labels.assign(n_local, -1);
-  state.next_labels.resize(n_local);
-  if (track_bounds) {
-    state.upper.resize(n_local);
-    state.lower.resize(n_local);
-    state.row_norms = row_squared_norms(data);
+  LloydSnapshot& saved = state.saved;
+  if (resume_from != nullptr) {
+    saved = *resume_from;
+    if (!track_bounds || !saved.bounds_valid) {
+      // Not tracked here, or not by the run that took the snapshot: start afresh like iteration 1.
+      saved.bounds_valid = false;
+      saved.upper_bounds.assign(track_bounds ? n_local : 0, 0.0);
+      saved.lower_bounds.assign(track_bounds ? n_local : 0, 0.0);
+    }
+    // The same bits as the interrupted run's drift: the same function of the same centres.
+    state.drift = centre_drift(saved.previous_centres, saved.centres, k, d);
+  } else {
+    saved.labels.assign(n_local, -1);
+    saved.centres.assign(initial_centres.begin(), initial_centres.end());
+    saved.previous_centres.resize(k * d);
+    if (track_bounds) {
+      saved.upper_bounds.resize(n_local);
+      saved.lower_bounds.resize(n_local);
+    }
   }
-  std::vector<double> centres(initial_centres.begin(), initial_centres.end()), next_centres(k * d);
+  state.next_labels.resize(n_local);
+  if (track_bounds) state.row_norms = row_squared_norms(data);
   const std::uint64_t stride = sums_stride(d);
   // The exchange carries the sums plus two counts: changed labels and Hamerly's full scans.
   std::vector<engine::Int128> sums(k * stride), exchange(k * stride + 2);
-  bool sums_follow_labels = false;  // sums == the sums of `labels` (so changes can be moved)
+  // sums == the sums of `saved.labels` (so changes can be moved). A resumed run recounts them from
+  // the labels in its first iteration: exact, so the same integers as the interrupted run's sums.
+  bool sums_follow_labels = false;
 
   LloydResult result;
   result.k = k;
   bool strict_convergence = false;
   const double loop_start = engine::wall_seconds();
-  while (result.iterations < options.max_iterations) {
+  while (true) {
+    // The tests after an iteration (this run's last, or the snapshot's), in scikit-learn's order:
+    // unchanged labels first (with exact sums the centres then have not moved, unless a cluster
+    // was re-seeded), then the shift.
+    if (saved.iterations > 0) {
+      if (saved.changed_labels == 0) {
+        strict_convergence = true;
+        break;
+      }
+      if (state.drift.largest <= options.tolerance) {
+        result.converged = true;
+        break;
+      }
+    }
+    if (saved.iterations >= options.max_iterations) break;
+
     const double start = engine::wall_seconds();
-    const CentreSet current(centres, k, d, track_bounds);
+    const CentreSet current(saved.centres, k, d, track_bounds);
     IterationReport report;
     std::uint64_t local_full_scans = 0;
     {
@@ -258,10 +359,10 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
       const std::span<engine::Int128> cluster_part(exchange.data(), k * stride);
       std::uint64_t changed = 0;
       if (sums_follow_labels) {
-        changed = move_changed_rows(data, state.labels, state.next_labels, scales, cluster_part);
+        changed = move_changed_rows(data, saved.labels, state.next_labels, scales, cluster_part);
       } else {
         add_rows_to_sums(data, state.next_labels, scales, cluster_part);
-        for (std::uint64_t i = 0; i < n_local; ++i) changed += state.labels[i] != state.next_labels[i] ? 1 : 0;
+        for (std::uint64_t i = 0; i < n_local; ++i) changed += saved.labels[i] != state.next_labels[i] ? 1 : 0;
       }
       exchange[k * stride] = changed;
       exchange[k * stride + 1] = local_full_scans;
@@ -269,50 +370,46 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
       for (std::uint64_t i = 0; i < sums.size(); ++i) sums[i] = sums_follow_labels ? sums[i] + exchange[i] : exchange[i];
       report.changed_labels = static_cast<std::uint64_t>(exchange[k * stride]);
       report.full_scans = static_cast<std::uint64_t>(exchange[k * stride + 1]);
-      state.labels.swap(state.next_labels);
+      saved.labels.swap(state.next_labels);
       sums_follow_labels = true;
 
-      report.reseeded = reseed_empty_clusters(comm, data, current, state.labels, scales, sums);
+      report.reseeded = reseed_empty_clusters(comm, data, current, saved.labels, scales, sums);
       if (report.reseeded > 0) sums_follow_labels = false;  // recounted from the labels next time
-      centres_from_sums(sums, scales, centres, d, next_centres);
-      state.drift = centre_drift(centres, next_centres, k, d);
-      centres.swap(next_centres);
+      // The new centres go to the buffer of the ones before the current, then the two swap roles.
+      centres_from_sums(sums, scales, saved.centres, d, saved.previous_centres);
+      saved.centres.swap(saved.previous_centres);
+      state.drift = centre_drift(saved.previous_centres, saved.centres, k, d);
     }
-    ++result.iterations;
-    result.hamerly_iterations += report.hamerly ? 1 : 0;
-    result.reseeded_clusters += report.reseeded;
-    report.iteration = result.iterations;
+    ++saved.iterations;
+    saved.hamerly_iterations += report.hamerly ? 1 : 0;
+    saved.reseeded_clusters += report.reseeded;
+    saved.changed_labels = report.changed_labels;
+    report.iteration = saved.iterations;
     report.largest_shift = state.drift.largest;
     report.seconds = engine::wall_seconds() - start;
     if (options.on_iteration) options.on_iteration(report);
-    // scikit-learn's order: unchanged labels first (with exact sums the centres then have not
-    // moved, unless a cluster was re-seeded), then the shift.
-    if (report.changed_labels == 0) {
-      strict_convergence = true;
-      break;
-    }
-    if (state.drift.largest <= options.tolerance) {
-      result.converged = true;
-      break;
-    }
+    if (options.on_snapshot) options.on_snapshot(saved);
   }
   result.converged = result.converged || strict_convergence;
-  const CentreSet final_centres(centres, k, d, track_bounds && !strict_convergence);
+  const CentreSet final_centres(saved.centres, k, d, track_bounds && !strict_convergence);
   if (!strict_convergence) {
     // The labels came from the centres before the last update: assign once more, as scikit-learn.
     auto phase = timers.phase("assign");
     assign(comm, data, final_centres, options.pruning, state);
-    state.labels.swap(state.next_labels);
+    saved.labels.swap(state.next_labels);
   }
   result.iteration_seconds = engine::wall_seconds() - loop_start;
 
   auto phase = timers.phase("inertia");
   std::vector<std::uint64_t> sizes(k, 0);
-  for (const std::int32_t label : state.labels) ++sizes[static_cast<std::uint64_t>(label)];
+  for (const std::int32_t label : saved.labels) ++sizes[static_cast<std::uint64_t>(label)];
   result.sizes = comm.allreduce(sizes, engine::ReduceOp::sum);
-  result.inertia = exact_inertia(comm, data, final_centres, state.labels);
-  result.centroids = std::move(centres);
-  result.labels = std::move(state.labels);
+  result.inertia = exact_inertia(comm, data, final_centres, saved.labels);
+  result.iterations = saved.iterations;
+  result.hamerly_iterations = saved.hamerly_iterations;
+  result.reseeded_clusters = saved.reseeded_clusters;
+  result.centroids = std::move(saved.centres);
+  result.labels = std::move(saved.labels);
   return result;
 }
 

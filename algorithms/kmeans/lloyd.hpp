@@ -7,7 +7,9 @@
 // centres identical on every rank; after the first iteration only the points that changed
 // cluster are moved between the sums. Empty clusters are re-seeded as scikit-learn does. Iteration
 // count, convergence and the final re-assignment follow scikit-learn 1.2's
-// `_kmeans_single_lloyd`, so `iterations` is its `n_iter_`. Does not own: initial centres
+// `_kmeans_single_lloyd`, so `iterations` is its `n_iter_`. A run can hand out a snapshot of its
+// state after every iteration and continue from one, on another number of ranks too, to the same
+// bits as an uninterrupted run (LloydSnapshot). Does not own: initial centres
 // (algorithms/kmeans/init.hpp), restarts and the k sweep (jobs/kmeans_command.cpp), files.
 #pragma once
 
@@ -61,6 +63,34 @@ struct IterationReport {
   double seconds = 0;                ///< wall time of the iteration on this rank
 };
 
+/// Everything a Lloyd run needs to continue exactly where it stood after an iteration: what
+/// LloydOptions::on_snapshot shows and LloydOptions::resume_from takes. Plain vectors and scalars,
+/// so that a caller can write it anywhere. Members are either GLOBAL (the same on every rank) or
+/// PER-ROW (one value for each of this rank's rows, in row order; each value depends only on its
+/// global row and the run, never on the rank or the split, so a caller can write them row-sharded
+/// and read them back re-sharded for another number of ranks).
+struct LloydSnapshot {
+  // ---- global --------------------------------------------------------------------------------
+  std::uint64_t iterations = 0;          ///< iterations completed (>= 1 in any snapshot)
+  std::uint64_t hamerly_iterations = 0;  ///< LloydResult's counters so far
+  std::uint64_t reseeded_clusters = 0;
+  /// Points whose label changed in the last iteration (all ranks): with the centres' shift, what
+  /// the convergence tests after that iteration look at.
+  std::uint64_t changed_labels = 0;
+  std::vector<double> centres;           ///< k × d: the centres the next iteration assigns to
+  /// k × d: the centres the last iteration assigned to. Their distance to `centres` is the shift the
+  /// tolerance is tested on and the drift that moves Hamerly's bounds.
+  std::vector<double> previous_centres;
+  /// Hamerly's bounds below hold for `previous_centres` (the run tracked them: pruning not none).
+  bool bounds_valid = false;
+  // ---- per row -------------------------------------------------------------------------------
+  std::vector<std::int32_t> labels;  ///< the last iteration's assignment (nearest of previous_centres)
+  /// Hamerly's bounds on the distance to the own centre (upper) and to every other centre (lower),
+  /// both empty unless bounds_valid. Needed because the next iteration's choice between Hamerly
+  /// and GEMM, and so near ties' labels, depend on them.
+  std::vector<double> upper_bounds, lower_bounds;
+};
+
 struct LloydOptions {
   std::uint64_t max_iterations = 300;  ///< >= 1
   /// Stop when the largest centre shift (Euclidean, absolute) is at most this (>= 0). Independently,
@@ -69,6 +99,22 @@ struct LloydOptions {
   Pruning pruning = Pruning::automatic;
   /// Called on every rank after each iteration.
   std::function<void(const IterationReport&)> on_iteration;
+  /// Called on every rank after each iteration (after on_iteration), with the state after it and
+  /// before the convergence tests: the last call shows the state after the last iteration, which
+  /// resumes to the same result without another iteration. The reference is to the run's own
+  /// state (no copy is made) and is valid during the call only. The callback decides whether to
+  /// keep the snapshot and may throw: the exception leaves lloyd with no collective pending, so
+  /// it propagates cleanly provided every rank throws (a rank that does not would wait in the
+  /// next iteration's collectives).
+  std::function<void(const LloydSnapshot&)> on_snapshot;
+  /// When set, the run continues from this state instead of starting at iteration 0, and ends
+  /// with the result the interrupted run would have had, bit for bit, on any number of ranks and
+  /// any split of the rows, provided the data (global rows), pruning, max_iterations and tolerance
+  /// are those of the run that took it (a larger max_iterations continues a run that stopped at
+  /// its limit). A different pruning still gives correct labels, not necessarily the same bits.
+  /// `initial_centres` must still be k × d (pass the original ones); their values are not used:
+  /// the fixed-point scales derive from the data alone. Read during the call only.
+  const LloydSnapshot* resume_from = nullptr;
 };
 
 struct LloydResult {
@@ -81,13 +127,16 @@ struct LloydResult {
   bool converged = false;             ///< no label changed, or the shift fell to the tolerance
   std::uint64_t hamerly_iterations = 0;
   std::uint64_t reseeded_clusters = 0;  ///< over all iterations
-  double iteration_seconds = 0;       ///< wall time of the iterations on this rank
+  double iteration_seconds = 0;       ///< wall time of this call's iterations on this rank
 };
 
 /// Collective. `initial_centres`: k × d row-major, the same on every rank. Throws
 /// std::invalid_argument (callers word it for their users) unless 1 <= k <= n, k < 2^31,
-/// max_iterations >= 1 and tolerance >= 0; throws InputError when a value's magnitude exceeds
-/// largest_supported_magnitude. Times the phases "assign", "update" and "inertia".
+/// max_iterations >= 1 and tolerance >= 0, and, with resume_from, unless the snapshot fits: k × d
+/// centres, 1 <= iterations <= max_iterations, per-row members of the local row count on every
+/// rank (every rank throws the same message when one rank's rows do not fit), labels in [0, k).
+/// Throws InputError when a value's magnitude exceeds largest_supported_magnitude. Times the
+/// phases "assign", "update" and "inertia".
 [[nodiscard]] LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& data,
                                 std::span<const double> initial_centres, const LloydOptions& options,
                                 engine::PhaseTimers& timers);
