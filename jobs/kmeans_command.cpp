@@ -69,9 +69,9 @@ Settings checked_settings(const KmeansCommandOptions& options) {
   return settings;
 }
 
-void write_result(const engine::Communicator& comm, const KmeansCommandOptions& options, const KmeansFit& chosen,
-                  std::uint64_t d, const std::vector<kmeans::SweepPoint>& sweep,
-                  const std::vector<std::uint64_t>& sweep_iterations) {
+void write_result(const engine::Communicator& comm, const KmeansCommandOptions& options, const KmeansFitResult& fit,
+                  std::uint64_t d) {
+  const KmeansFit& chosen = fit.chosen;
   const auto& result = chosen.result;
   const std::vector<std::int64_t> sizes(result.sizes.begin(), result.sizes.end());
   io::write_file_atomically(comm, options.output, [&](io::File& file) {
@@ -91,25 +91,7 @@ void write_result(const engine::Communicator& comm, const KmeansCommandOptions& 
     file.write_int_attribute("/kmeans", "max_iter", options.max_iter);
     file.write_string_attribute("/kmeans", "pruning", options.pruning);
     file.write_string_attribute("/kmeans", "input", options.input);
-    if (!sweep.empty()) {
-      std::vector<std::int64_t> ks, iterations;
-      std::vector<double> inertia, calinski_harabasz, silhouette;
-      for (std::size_t i = 0; i < sweep.size(); ++i) {
-        ks.push_back(static_cast<std::int64_t>(sweep[i].k));
-        iterations.push_back(static_cast<std::int64_t>(sweep_iterations[i]));
-        inertia.push_back(sweep[i].inertia);
-        calinski_harabasz.push_back(sweep[i].calinski_harabasz);
-        silhouette.push_back(sweep[i].silhouette);
-      }
-      file.write_root_vector("/kmeans/sweep/k", ks);
-      file.write_root_vector("/kmeans/sweep/inertia", inertia);
-      file.write_root_vector("/kmeans/sweep/calinski_harabasz", calinski_harabasz);
-      file.write_root_vector("/kmeans/sweep/silhouette", silhouette);
-      file.write_root_vector("/kmeans/sweep/n_iter", iterations);
-      file.write_int_attribute("/kmeans/sweep", "silhouette_sample",
-                               static_cast<std::int64_t>(chosen.quality.silhouette_sample));
-      file.write_string_attribute("/kmeans/sweep", "rule", "highest silhouette, ties to the smaller k");
-    }
+    write_kmeans_sweep(file, fit);
     file.write_string_attribute("/", "omniseg_version", version_line());
   });
 }
@@ -196,25 +178,22 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
 
   const linalg::RowBlockView view{matrix.values, matrix.local_rows(), d, matrix.rows.begin, n};
   kmeans::check_magnitudes(comm, view);
-  KmeansFitSettings fit_settings{.k_first = settings.k.first, .k_last = settings.k.last,
+  const KmeansFitSettings fit_settings{.k_first = settings.k.first, .k_last = settings.k.last,
                                  .init = settings.init.value_or(kmeans::InitMethod::kmeans_plus_plus),
                                  .given_centres = centres_source ? given_centres.values : std::vector<double>{},
                                  .restarts = static_cast<std::uint64_t>(options.n_init), .seed = options.seed,
                                  .max_iterations = static_cast<std::uint64_t>(options.max_iter),
                                  .tolerance = options.tol, .pruning = settings.pruning};
   const KmeansFitResult fit = fit_kmeans(comm, view, fit_settings, timers);
-  const KmeansFit* chosen = &fit.chosen;
-  const auto& sweep = fit.sweep;
-  const auto& sweep_iterations = fit.sweep_iterations;
-  const std::uint64_t total_iterations = fit.total_iterations;
-  double iteration_seconds = fit.iteration_seconds;
   {
     auto phase = timers.phase("write");
-    write_result(comm, options, *chosen, d, sweep, sweep_iterations);
+    write_result(comm, options, fit, d);
   }
-  const auto& result = chosen->result;
+  const auto& result = fit.chosen.result;
+  const auto& sweep = fit.sweep;
   const auto totals = command_totals(comm, timers, start);
-  iteration_seconds = comm.allreduce(iteration_seconds, engine::ReduceOp::max);
+  const double iteration_seconds = comm.allreduce(fit.iteration_seconds, engine::ReduceOp::max);
+  const std::uint64_t total_iterations = fit.total_iterations;
   spdlog::info("kmeans: k {}, inertia {:.10g}, {} iterations; wrote {}; phase times across ranks:\n{}", result.k,
                result.inertia, result.iterations, options.output, engine::format_table(totals.phases));
   if (comm.is_root()) {
@@ -245,10 +224,10 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
                           {"inertia", sweep[i].inertia},
                           {"calinski_harabasz", sweep[i].calinski_harabasz},
                           {"silhouette", sweep[i].silhouette},
-                          {"n_iter", sweep_iterations[i]}});
+                          {"n_iter", fit.sweep_iterations[i]}});
       }
       summary["sweep"] = points;
-      summary["silhouette_sample"] = chosen->quality.silhouette_sample;
+      summary["silhouette_sample"] = fit.chosen.quality.silhouette_sample;
     }
     std::cout << summary.dump() << std::endl;
   }

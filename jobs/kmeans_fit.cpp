@@ -74,4 +74,25 @@ KmeansFitResult fit_kmeans(const engine::Communicator& comm, const linalg::RowBl
   return fit;
 }
 
+void write_kmeans_sweep(io::File& file, const KmeansFitResult& fit) {
+  if (fit.sweep.empty()) return;
+  std::vector<std::int64_t> ks, iterations;
+  std::vector<double> inertia, calinski_harabasz, silhouette;
+  for (std::size_t i = 0; i < fit.sweep.size(); ++i) {
+    ks.push_back(static_cast<std::int64_t>(fit.sweep[i].k));
+    iterations.push_back(static_cast<std::int64_t>(fit.sweep_iterations[i]));
+    inertia.push_back(fit.sweep[i].inertia);
+    calinski_harabasz.push_back(fit.sweep[i].calinski_harabasz);
+    silhouette.push_back(fit.sweep[i].silhouette);
+  }
+  file.write_root_vector("/kmeans/sweep/k", ks);
+  file.write_root_vector("/kmeans/sweep/inertia", inertia);
+  file.write_root_vector("/kmeans/sweep/calinski_harabasz", calinski_harabasz);
+  file.write_root_vector("/kmeans/sweep/silhouette", silhouette);
+  file.write_root_vector("/kmeans/sweep/n_iter", iterations);
+  file.write_int_attribute("/kmeans/sweep", "silhouette_sample",
+                           static_cast<std::int64_t>(fit.chosen.quality.silhouette_sample));
+  file.write_string_attribute("/kmeans/sweep", "rule", "highest silhouette, ties to the smaller k");
+}
+
 }  // namespace omniseg::jobs

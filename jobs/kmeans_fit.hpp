@@ -2,8 +2,8 @@
 //
 // Owns: the loop over k and over restarts, which run wins (lowest inertia, the earlier on a tie),
 // which k a sweep keeps (algorithms/kmeans/quality.hpp: pick_k) and the progress log lines. Shared
-// by `omniseg kmeans` and the segmentation job. Does not own: seeding and Lloyd iterations
-// (algorithms/kmeans/), reading or writing files.
+// by `omniseg kmeans` and the segmentation job, and so is how a sweep is written (/kmeans/sweep).
+// Does not own: seeding and Lloyd iterations (algorithms/kmeans/), the rest of the files.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include "algorithms/linalg/row_block.hpp"
 #include "engine/communicator.hpp"
 #include "engine/phase_timers.hpp"
+#include "io/hdf5.hpp"
 
 namespace omniseg::jobs {
 
@@ -53,5 +54,9 @@ struct KmeansFitResult {
 /// Times "init" and "quality" (and Lloyd's phases) in `timers`; logs progress on rank 0.
 [[nodiscard]] KmeansFitResult fit_kmeans(const engine::Communicator& comm, const linalg::RowBlockView& data,
                                          const KmeansFitSettings& settings, engine::PhaseTimers& timers);
+
+/// Collective over the file's communicator: /kmeans/sweep/{k, inertia, calinski_harabasz,
+/// silhouette, n_iter} with attributes `silhouette_sample` and `rule`; nothing for one k.
+void write_kmeans_sweep(io::File& file, const KmeansFitResult& fit);
 
 }  // namespace omniseg::jobs

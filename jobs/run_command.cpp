@@ -185,22 +185,7 @@ void write_segmentation_h5(const engine::Communicator& comm, const std::filesyst
     file.write_int_attribute("/kmeans", "restart", static_cast<std::int64_t>(chosen.restart));
     file.write_int_attribute("/kmeans", "seed", static_cast<std::int64_t>(config.kmeans.seed));
     file.write_string_attribute("/kmeans", "init", config.kmeans.kmeans_parallel_init ? "k-means||" : "k-means++");
-    const auto& sweep = segments.kmeans.sweep;
-    if (!sweep.empty()) {
-      std::vector<std::int64_t> ks;
-      std::vector<double> inertia, calinski_harabasz, silhouette;
-      for (const auto& point : sweep) {
-        ks.push_back(static_cast<std::int64_t>(point.k));
-        inertia.push_back(point.inertia);
-        calinski_harabasz.push_back(point.calinski_harabasz);
-        silhouette.push_back(point.silhouette);
-      }
-      file.write_root_vector("/kmeans/sweep/k", ks);
-      file.write_root_vector("/kmeans/sweep/inertia", inertia);
-      file.write_root_vector("/kmeans/sweep/calinski_harabasz", calinski_harabasz);
-      file.write_root_vector("/kmeans/sweep/silhouette", silhouette);
-      file.write_string_attribute("/kmeans/sweep", "rule", "highest silhouette, ties to the smaller k");
-    }
+    write_kmeans_sweep(file, segments.kmeans);
 
     write_itemsets(file, comm, found.itemsets, found.min_support, config.itemsets.max_size);
     write_rules(file, comm, found.rules, found.rule_options);

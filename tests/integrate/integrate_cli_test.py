@@ -24,22 +24,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import reference_integration  # noqa: E402
+import cli_checks  # noqa: E402
 from cli_args import parse_cli_test_args  # noqa: E402
+from cli_checks import check, run_omniseg  # noqa: E402
 
-failures = 0
-
-
-def check(condition, what, detail=""):
-    global failures
-    if not condition:
-        failures += 1
-        print(f"FAIL: {what}" + (f"\n{detail}" if detail else ""))
-    return condition
-
-
-def run(args, ranks, *command, timeout=600):
-    full = args.mpiexec.split() + ["-n", str(ranks), args.omniseg, *command]
-    return subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+run = run_omniseg
 
 
 def generate(args, out, dirty_rate):
@@ -239,8 +228,8 @@ def main():
             check(len(set(map(tuple, digests.values()))) == 1,
                   f"dirty {dirty_rate}: outputs differ across rank counts or join strategies", json.dumps(digests, indent=1))
         bad_inputs(args, os.path.join(work, "data-0.03"), work)
-    print("integrate_cli:", "FAILED" if failures else "passed")
-    sys.exit(1 if failures else 0)
+    print("integrate_cli:", "FAILED" if cli_checks.failures else "passed")
+    sys.exit(1 if cli_checks.failures else 0)
 
 
 if __name__ == "__main__":

@@ -14,37 +14,18 @@
 
 #include "algorithms/kmeans/assign.hpp"
 #include "engine/exact_sum.hpp"
+#include "tests/kmeans/kmeans_test_data.hpp"
 
 namespace omniseg::kmeans {
 namespace {
 
 constexpr double infinity = std::numeric_limits<double>::infinity();
 
-struct Matrix {
-  std::uint64_t rows = 0, columns = 0;
-  std::vector<double> values;
-  [[nodiscard]] const double* row(std::uint64_t i) const { return values.data() + i * columns; }
-  /// The view of rows [begin, end) as a rank holding them would see them.
-  [[nodiscard]] linalg::RowBlockView view(std::uint64_t begin, std::uint64_t end) const {
-    return {std::span<const double>(values).subspan(begin * columns, (end - begin) * columns), end - begin, columns,
-            begin, rows};
-  }
-  [[nodiscard]] linalg::RowBlockView view() const { return view(0, rows); }
-};
+using test_data::Matrix;
 
-/// Gaussian points around `k` random centres, shifted by `offset` in every column.
+/// Gaussian points (standard deviation 2) around `k` random centres, shifted by `offset`.
 Matrix blobs(std::uint64_t n, std::uint64_t d, std::uint64_t k, std::uint64_t seed, double offset = 0) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uniform(-10, 10);
-  std::normal_distribution<double> normal;
-  std::vector<double> means(k * d);
-  for (double& mean : means) mean = uniform(rng);
-  Matrix m{n, d, std::vector<double>(n * d)};
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t c = rng() % k;
-    for (std::uint64_t col = 0; col < d; ++col) m.values[i * d + col] = offset + means[c * d + col] + 2 * normal(rng);
-  }
-  return m;
+  return test_data::blobs(n, d, k, seed, 2, offset);
 }
 
 /// `k` rows of `data` (every `step`-th), perturbed a little, as centres.

@@ -19,6 +19,7 @@
 
 #include "algorithms/kmeans/lloyd.hpp"
 #include "engine/block_distribution.hpp"
+#include "tests/kmeans/kmeans_test_data.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
 
 namespace omniseg::kmeans {
@@ -26,25 +27,9 @@ namespace {
 
 using omniseg::testing::world;
 
-struct Matrix {
-  std::uint64_t rows = 0, columns = 0;
-  std::vector<double> values;
-  [[nodiscard]] const double* row(std::uint64_t i) const { return values.data() + i * columns; }
-};
-
-Matrix blobs(std::uint64_t n, std::uint64_t d, std::uint64_t k, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uniform(-10, 10);
-  std::normal_distribution<double> normal;
-  std::vector<double> means(k * d);
-  for (double& mean : means) mean = uniform(rng);
-  Matrix m{n, d, std::vector<double>(n * d)};
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t c = rng() % k;
-    for (std::uint64_t col = 0; col < d; ++col) m.values[i * d + col] = means[c * d + col] + 1.5 * normal(rng);
-  }
-  return m;
-}
+using test_data::blobs;
+using test_data::Matrix;
+using test_data::rows_as_centres;
 
 /// A 24 × 24 integer lattice, each point repeated 1 to 3 times, and a few of the copies nudged by
 /// 1e-13: exact ties between centres placed symmetrically, and ties up to rounding.
@@ -61,16 +46,6 @@ Matrix lattice_with_ties() {
     }
   }
   return m;
-}
-
-/// Rows `first`, `first + step`, ... of the data as initial centres.
-std::vector<double> rows_as_centres(const Matrix& x, std::uint64_t k, std::uint64_t first, std::uint64_t step) {
-  std::vector<double> centres;
-  for (std::uint64_t j = 0; j < k; ++j) {
-    const double* row = x.row((first + j * step) % x.rows);
-    centres.insert(centres.end(), row, row + x.columns);
-  }
-  return centres;
 }
 
 LloydOptions settings(std::uint64_t max_iterations, double tolerance, Pruning pruning) {
@@ -106,9 +81,7 @@ Cuts uneven_split(std::uint64_t n) {
 
 linalg::RowBlockView view_of(const Matrix& x, const Cuts& cuts) {
   const auto r = static_cast<std::size_t>(world().rank());
-  const std::uint64_t begin = cuts[r], end = cuts[r + 1];
-  return {std::span<const double>(x.values).subspan(begin * x.columns, (end - begin) * x.columns), end - begin,
-          x.columns, begin, x.rows};
+  return x.view(cuts[r], cuts[r + 1]);
 }
 
 struct Outcome {

@@ -18,6 +18,7 @@
 #include "algorithms/kmeans/lloyd.hpp"
 #include "engine/block_distribution.hpp"
 #include "engine/errors.hpp"
+#include "tests/kmeans/kmeans_test_data.hpp"
 #include "tests/support/mpi_gtest_main.hpp"
 
 namespace omniseg::kmeans {
@@ -25,35 +26,9 @@ namespace {
 
 using omniseg::testing::world;
 
-struct Matrix {
-  std::uint64_t rows = 0, columns = 0;
-  std::vector<double> values;
-  [[nodiscard]] const double* row(std::uint64_t i) const { return values.data() + i * columns; }
-};
-
-Matrix blobs(std::uint64_t n, std::uint64_t d, std::uint64_t k, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uniform(-10, 10);
-  std::normal_distribution<double> normal;
-  std::vector<double> means(k * d);
-  for (double& mean : means) mean = uniform(rng);
-  Matrix m{n, d, std::vector<double>(n * d)};
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t c = rng() % k;
-    for (std::uint64_t col = 0; col < d; ++col) m.values[i * d + col] = means[c * d + col] + 1.5 * normal(rng);
-  }
-  return m;
-}
-
-/// Rows `first`, `first + step`, ... of the data as initial centres.
-std::vector<double> rows_as_centres(const Matrix& x, std::uint64_t k, std::uint64_t first, std::uint64_t step) {
-  std::vector<double> centres;
-  for (std::uint64_t j = 0; j < k; ++j) {
-    const double* row = x.row((first + j * step) % x.rows);
-    centres.insert(centres.end(), row, row + x.columns);
-  }
-  return centres;
-}
+using test_data::blobs;
+using test_data::Matrix;
+using test_data::rows_as_centres;
 
 // ---- the naive reference --------------------------------------------------------------------
 
@@ -211,14 +186,12 @@ struct Outcome {
 Outcome run_split(const Matrix& x, const std::vector<double>& centres, const Cuts& cuts, LloydOptions options) {
   const auto& comm = world();
   const auto r = static_cast<std::size_t>(comm.rank());
-  const std::uint64_t begin = cuts[r], end = cuts[r + 1];
-  const linalg::RowBlockView view{std::span<const double>(x.values).subspan(begin * x.columns, (end - begin) * x.columns),
-                                  end - begin, x.columns, begin, x.rows};
+  const linalg::RowBlockView view = x.view(cuts[r], cuts[r + 1]);
   Outcome run;
   options.on_iteration = [&run](const IterationReport& report) { run.reports.push_back(report); };
   engine::PhaseTimers timers(comm);
   run.result = lloyd(comm, view, centres, options, timers);
-  EXPECT_EQ(run.result.labels.size(), end - begin);
+  EXPECT_EQ(run.result.labels.size(), view.local_rows);
   run.all_labels = comm.allgatherv(run.result.labels).data;
   return run;
 }

@@ -17,7 +17,6 @@ import csv
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -26,22 +25,12 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cli_checks  # noqa: E402
 from cli_args import parse_cli_test_args  # noqa: E402
-
-failures = 0
-
-
-def check(condition, what, detail=""):
-    global failures
-    if not condition:
-        failures += 1
-        print(f"FAIL: {what}" + (f"\n{detail}" if detail else ""))
-    return condition
-
+from cli_checks import check, run_omniseg  # noqa: E402
 
 def run(args, ranks, *command, timeout=600):
-    full = args.mpiexec.split() + ["-n", str(ranks), args.omniseg, "--log-level", "warn", *command]
-    return subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+    return run_omniseg(args, ranks, "--log-level", "warn", *command, timeout=timeout)
 
 
 def sign_fixed(rows):
@@ -259,8 +248,8 @@ def main():
             done = run(args, 2, "run", "--config", bad_config, "--output", os.path.join(tmp, "bad"))
             check(done.returncode == 3 and key in done.stderr, f"bad config ({bad.strip()}) not reported with exit code 3 "
                   f"naming {key}", f"exit {done.returncode}: {done.stderr[-1500:]}")
-    print("run job test: " + ("ok" if failures == 0 else f"{failures} failures"))
-    return 0 if failures == 0 else 1
+    print("run job test: " + ("ok" if cli_checks.failures == 0 else f"{cli_checks.failures} failures"))
+    return 0 if cli_checks.failures == 0 else 1
 
 
 if __name__ == "__main__":
