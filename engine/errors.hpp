@@ -14,6 +14,10 @@ inline constexpr int success = 0;
 inline constexpr int failure = 1;      ///< an unexpected error
 inline constexpr int usage = 2;        ///< bad command line
 inline constexpr int bad_input = 3;    ///< bad data or configuration
+/// Stopped on request (SIGTERM or SIGUSR1, e.g. Slurm's preemption warning) after writing a
+/// checkpoint: rerunning the same command resumes. EX_TEMPFAIL of sysexits.h; the sbatch script
+/// requeues on it.
+inline constexpr int stopped = 75;
 }  // namespace exit_codes
 
 /// An omniseg error: a message for the user plus the exit code it ends the job with.
@@ -31,6 +35,12 @@ class Error : public std::runtime_error {
 class InputError : public Error {
  public:
   explicit InputError(const std::string& message) : Error(message, exit_codes::bad_input) {}
+};
+
+/// Every rank stops at a safe point because one received a stop signal.
+class StopRequested : public Error {
+ public:
+  explicit StopRequested(const std::string& message) : Error(message, exit_codes::stopped) {}
 };
 
 /// A failure on one or more ranks, agreed by all: every rank of the communicator throws the same

@@ -327,6 +327,19 @@ RuleConfig rule_config(TableReader& root) {
   return rules;
 }
 
+CheckpointConfig checkpoint_config(TableReader& root, const std::string& config_path) {
+  CheckpointConfig checkpoint;
+  if (auto reader = optional_table(root, "checkpoint")) {
+    if (const auto directory = reader->string("directory")) {
+      if (directory->empty()) throw InputError(fmt::format("{}: key 'checkpoint.directory' must not be empty", config_path));
+      checkpoint.directory = resolve(*directory, config_path);
+    }
+    checkpoint.kmeans_interval = bounded_integer(*reader, "kmeans_interval", 1, 1'000'000, checkpoint.kmeans_interval);
+    reader->reject_unknown_keys();
+  }
+  return checkpoint;
+}
+
 }  // namespace
 
 const TableRoles& customer_roles() {
@@ -391,6 +404,7 @@ JobConfig parse_job_config(const std::string& config_text, const std::string& co
   config.kmeans = kmeans_config(root);
   config.itemsets = itemset_config(root);
   config.rules = rule_config(root);
+  config.checkpoint = checkpoint_config(root, config_path);
   if (const toml::table* output = root.table("output")) {
     TableReader reader(*output, "output", config_path);
     config.output_directory = resolve(reader.required_string("directory"), config_path);

@@ -80,6 +80,13 @@ struct RuleConfig {
   std::uint64_t top = 0;        ///< keep the `top` rules of highest lift; 0: all
 };
 
+struct CheckpointConfig {
+  /// Where stage checkpoints go (resolved against the config's folder); empty: no checkpoints.
+  std::string directory;
+  /// K-means progress is checkpointed every this many Lloyd iterations (and on a stop request).
+  std::uint64_t kmeans_interval = 10;
+};
+
 struct JobConfig {
   std::string config_path;
   std::string config_text;  ///< the file as read, recorded in the outputs
@@ -93,6 +100,7 @@ struct JobConfig {
   KmeansConfig kmeans;
   ItemsetConfig itemsets;
   RuleConfig rules;
+  CheckpointConfig checkpoint;
   std::string output_directory;  ///< empty when the config has none (the command line must give it)
 };
 

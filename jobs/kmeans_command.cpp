@@ -183,7 +183,8 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
                                  .given_centres = centres_source ? given_centres.values : std::vector<double>{},
                                  .restarts = static_cast<std::uint64_t>(options.n_init), .seed = options.seed,
                                  .max_iterations = static_cast<std::uint64_t>(options.max_iter),
-                                 .tolerance = options.tol, .pruning = settings.pruning};
+                                 .tolerance = options.tol, .pruning = settings.pruning, .on_progress = {},
+                                 .resume_from = nullptr};
   const KmeansFitResult fit = fit_kmeans(comm, view, fit_settings, timers);
   {
     auto phase = timers.phase("write");

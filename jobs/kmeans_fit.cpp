@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace omniseg::jobs {
 
 namespace {
@@ -25,35 +27,55 @@ std::string iteration_line(std::uint64_t k, std::uint64_t restart, kmeans::Pruni
 KmeansFitResult fit_kmeans(const engine::Communicator& comm, const linalg::RowBlockView& data,
                            const KmeansFitSettings& settings, engine::PhaseTimers& timers) {
   KmeansFitResult fit;
-  std::optional<KmeansFit> chosen;
-  for (std::uint64_t k = settings.k_first; k <= settings.k_last; ++k) {
-    std::optional<KmeansFit> best;
-    for (std::uint64_t restart = 0; restart < settings.restarts; ++restart) {
+  KmeansFitState state;
+  const kmeans::LloydSnapshot* resume_lloyd = nullptr;
+  if (settings.resume_from != nullptr) {
+    state = settings.resume_from->state;
+    resume_lloyd = &settings.resume_from->lloyd;
+    spdlog::info("kmeans: resuming k {} run {} after iteration {}", state.k, state.restart + 1,
+                 resume_lloyd->iterations);
+  } else {
+    state.k = settings.k_first;
+  }
+  for (; state.k <= settings.k_last; ++state.k, state.restart = 0) {
+    for (; state.restart < settings.restarts; ++state.restart) {
+      const std::uint64_t k = state.k, restart = state.restart;
       std::vector<double> centres;
-      {
+      if (resume_lloyd == nullptr) {
         auto phase = timers.phase("init");
         centres = !settings.given_centres.empty()
                       ? settings.given_centres
                       : kmeans::initial_centres(comm, data,
                                                 {.method = settings.init, .k = k, .seed = settings.seed, .restart = restart});
+      } else {
+        centres = resume_lloyd->centres;  // the shape check; the snapshot decides the next iteration
       }
       kmeans::LloydOptions lloyd_options;
       lloyd_options.max_iterations = settings.max_iterations;
       lloyd_options.tolerance = settings.tolerance;
       lloyd_options.pruning = settings.pruning;
+      lloyd_options.resume_from = std::exchange(resume_lloyd, nullptr);
       lloyd_options.on_iteration = [k, restart, pruning = settings.pruning](const kmeans::IterationReport& report) {
         spdlog::info("{}", iteration_line(k, restart, pruning, report));
       };
+      if (settings.on_progress) {
+        lloyd_options.on_snapshot = [&state, &settings](const kmeans::LloydSnapshot& snapshot) {
+          settings.on_progress(state, snapshot);
+        };
+      }
       auto result = kmeans::lloyd(comm, data, centres, lloyd_options, timers);
-      fit.total_iterations += result.iterations;
+      state.total_iterations += result.iterations;
       fit.iteration_seconds += result.iteration_seconds;
       spdlog::info("kmeans: k {} run {}: inertia {:.10g} after {} iterations ({}converged)", k, restart + 1,
                    result.inertia, result.iterations, result.converged ? "" : "not ");
       // Lowest inertia; an equal one keeps the earlier run.
-      if (!best || result.inertia < best->result.inertia) best = KmeansFit{std::move(result), {}, restart};
+      if (!state.best || result.inertia < state.best->result.inertia) {
+        state.best = KmeansFit{std::move(result), {}, restart};
+      }
     }
+    auto best = std::exchange(state.best, std::nullopt);
     if (!settings.sweep()) {
-      chosen = std::move(best);
+      state.chosen = std::move(best);
       break;
     }
     {
@@ -61,16 +83,19 @@ KmeansFitResult fit_kmeans(const engine::Communicator& comm, const linalg::RowBl
       best->quality = kmeans::cluster_quality(comm, data, best->result.labels, best->result.centroids,
                                               best->result.sizes, best->result.inertia, settings.seed);
     }
-    fit.sweep.push_back({.k = k, .inertia = best->result.inertia, .calinski_harabasz = best->quality.calinski_harabasz,
-                         .silhouette = best->quality.silhouette});
-    fit.sweep_iterations.push_back(best->result.iterations);
-    spdlog::info("kmeans: k {}: inertia {:.10g}, Calinski-Harabasz {:.6g}, silhouette {:.4f} (on {} rows)", k,
+    state.sweep.push_back({.k = state.k, .inertia = best->result.inertia,
+                           .calinski_harabasz = best->quality.calinski_harabasz, .silhouette = best->quality.silhouette});
+    state.sweep_iterations.push_back(best->result.iterations);
+    spdlog::info("kmeans: k {}: inertia {:.10g}, Calinski-Harabasz {:.6g}, silhouette {:.4f} (on {} rows)", state.k,
                  best->result.inertia, best->quality.calinski_harabasz, best->quality.silhouette,
                  best->quality.silhouette_sample);
     // The rule ranks a prefix of the sweep as it ranks the whole: keep the fit it picks so far.
-    if (kmeans::pick_k(fit.sweep) == fit.sweep.size() - 1) chosen = std::move(best);
+    if (kmeans::pick_k(state.sweep) == state.sweep.size() - 1) state.chosen = std::move(best);
   }
-  fit.chosen = std::move(*chosen);
+  fit.chosen = std::move(*state.chosen);
+  fit.sweep = std::move(state.sweep);
+  fit.sweep_iterations = std::move(state.sweep_iterations);
+  fit.total_iterations = state.total_iterations;
   return fit;
 }
 

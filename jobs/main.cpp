@@ -1,6 +1,7 @@
 // The omniseg executable: MPI up, the command line, MPI down.
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <exception>
 
 #include "engine/communicator.hpp"
@@ -11,6 +12,9 @@
 
 int main(int argc, char** argv) {
   omniseg::engine::keep_freed_memory_for_reuse();
+  // A write beyond `ulimit -f` then fails with EFBIG, which the writer reports (naming the file)
+  // and the atomic-file protocol survives, instead of SIGXFSZ killing one rank mid-collective.
+  std::signal(SIGXFSZ, SIG_IGN);
   omniseg::engine::MpiEnvironment mpi(argc, argv);
   int exit_code = omniseg::exit_codes::failure;
   {

@@ -11,7 +11,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "algorithms/features/decimal_text.hpp"
 #include "algorithms/linalg/blas.hpp"
@@ -19,11 +21,13 @@
 #include "engine/errors.hpp"
 #include "engine/phase_timers.hpp"
 #include "engine/resources.hpp"
+#include "engine/stop_request.hpp"
 #include "engine/wall_clock.hpp"
 #include "io/fimi_reader.hpp"
 #include "io/hdf5.hpp"
 #include "io/ordered_text.hpp"
 #include "io/reject_log.hpp"
+#include "jobs/checkpoints.hpp"
 #include "jobs/command_totals.hpp"
 #include "jobs/integrate_command.hpp"
 #include "jobs/integrate_pipeline.hpp"
@@ -147,7 +151,7 @@ struct RunMetadata {
 void write_segmentation_h5(const engine::Communicator& comm, const std::filesystem::path& path,
                            const IntegrationResult& integration, const CustomerSegments& segments,
                            const BasketRules& found, const JobConfig& config, const RunMetadata& metadata) {
-  const auto& model = segments.pca;
+  const auto& model = segments.pca.model;
   const auto& chosen = segments.kmeans.chosen;
   const auto& result = chosen.result;
   const auto& profiles = segments.profiles;
@@ -155,7 +159,7 @@ void write_segmentation_h5(const engine::Communicator& comm, const std::filesyst
   io::write_file_atomically(comm, path, [&](io::File& file) {
     file.write_vector_rows("/customers/id", integration.features.customer_ids);
     file.write_vector_rows("/customers/segment", result.labels);
-    file.write_matrix_rows("/customers/pca", segments.projection, q);
+    file.write_matrix_rows("/customers/pca", segments.pca.projection, q);
 
     const std::vector<std::int64_t> sizes(profiles.sizes.begin(), profiles.sizes.end());
     file.write_root_vector("/segments/size", sizes);
@@ -233,6 +237,9 @@ void add_run_command(CLI::App& app, Selection& selection) {
       "run", "The segmentation job: integrate the channels, PCA + K-means segments, basket itemsets and rules");
   run->add_option("--config", options->config, "The job configuration (JOB.toml; keys in docs/formats.md)")->required();
   run->add_option("--output", options->output, "Output directory (overrides [output].directory)");
+  run->add_option("--checkpoint-dir", options->checkpoint_directory,
+                  "Checkpoint directory (overrides [checkpoint].directory): every stage is saved there, and a "
+                  "rerun resumes from the last valid checkpoint");
   run->callback([&selection, options] {
     selection.run = [options](const engine::Communicator& comm, const GlobalOptions&) {
       run_segmentation_job(comm, *options);
@@ -258,21 +265,49 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
     if (comm.is_root()) std::filesystem::create_directories(out);
   });
 
+  if (!options.checkpoint_directory.empty()) config.checkpoint.directory = options.checkpoint_directory;
+  engine::install_stop_signal_handlers();
+
   engine::PhaseTimers timers(comm);
-  IntegrationResult integration = integrate(comm, config, timers);
-  if (comm.is_root()) log_accounting(integration);
-  const CustomerSegments segments =
-      segment_customers(comm, config, integration.features, integration.feature_names.size(), timers);
-  BasketRules found;
-  {
-    io::TransactionCsr baskets;
-    {
-      auto phase = timers.phase("baskets_parse");
-      baskets = io::parse_fimi_text(integration.baskets.text, {.file_name = "baskets (built in memory)"});
-      integration.baskets.text = {};
-    }
-    found = mine_basket_rules(comm, config, std::move(baskets), timers);
+  JobCheckpoints checkpoints(comm, config, timers);
+  const StopCheck stop_check = [&](std::string_view after) {
+    const int signal = engine::agreed_stop_signal(comm);
+    if (signal == 0) return;
+    throw StopRequested(fmt::format(
+        "stopped by {} after {}: {}", engine::signal_name(signal), after,
+        checkpoints.enabled()
+            ? fmt::format("run the same command again to resume from the checkpoints in {}", checkpoints.directory().string())
+            : std::string("no checkpoint directory, so a rerun starts over")));
+  };
+
+  // Integration is one restartable unit: its checkpoint holds what it hands on, baskets included.
+  IntegrationResult integration;
+  std::optional<io::TransactionCsr> baskets;
+  const auto integrate_now = [&] {
+    IntegrationResult fresh = integrate(comm, config, timers);
+    auto phase = timers.phase("baskets_parse");
+    baskets = io::parse_fimi_text(fresh.baskets.text, {.file_name = "baskets (built in memory)"});
+    fresh.baskets.text = {};
+    return fresh;
+  };
+  if (auto loaded = checkpoints.load_integration()) {
+    integration = std::move(*loaded);
+  } else {
+    integration = integrate_now();
+    checkpoints.save_integration(integration, *baskets);
   }
+  if (comm.is_root()) log_accounting(integration);
+  stop_check("integration");
+
+  const CustomerSegments segments = segment_customers(comm, config, integration.features,
+                                                      integration.feature_names.size(), timers, checkpoints, stop_check);
+  const BasketSource basket_source = [&] {
+    if (!baskets) baskets = checkpoints.load_baskets();
+    if (!baskets) (void)integrate_now();  // the checkpoint's baskets were unusable (reported)
+    return std::move(*std::exchange(baskets, std::nullopt));
+  };
+  const BasketRules found =
+      mine_basket_rules(comm, config, basket_source, integration.baskets_total, timers, checkpoints, stop_check);
 
   const ProfileColumns columns = profile_columns(integration.feature_names);
   {
@@ -293,7 +328,7 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
   const auto& result = segments.kmeans.chosen.result;
   const auto& profiles = segments.profiles;
   double explained = 0;
-  for (const double ratio : segments.pca.explained_variance_ratio) explained += ratio;
+  for (const double ratio : segments.pca.model.explained_variance_ratio) explained += ratio;
   std::uint64_t rejected = 0;
   for (const auto& file : integration.accounting) rejected += file.rejected_total();
   spdlog::info("run: phase times across ranks:\n{}", engine::format_table(totals.phases));
@@ -325,7 +360,7 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
   nlohmann::json quality = {{"inertia", result.inertia},
                             {"kmeans_iterations", result.iterations},
                             {"kmeans_converged", result.converged},
-                            {"pca_explained_variance_ratio", segments.pca.explained_variance_ratio},
+                            {"pca_explained_variance_ratio", segments.pca.model.explained_variance_ratio},
                             {"pca_explained_variance_total", explained}};
   if (!segments.kmeans.sweep.empty()) {
     nlohmann::json sweep = nlohmann::json::array();
@@ -356,6 +391,9 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
       {"seconds", totals.seconds},
       {"phases", engine::to_json(totals.phases)},
       {"peak_rss_bytes_per_rank", peak_rss_per_rank},
+      {"checkpoints", {{"directory", checkpoints.directory().string()},
+                       {"resumed", checkpoints.loaded()},
+                       {"written", checkpoints.written()}}},
       {"omniseg_version", version_line()},
   };
   io::write_ordered_text(comm, (out / "summary.json").string(), comm.is_root() ? summary.dump(2) + "\n" : std::string());

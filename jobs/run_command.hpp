@@ -7,6 +7,8 @@
 // the PCA and K-means models, itemsets and rules, run metadata), segments.csv,
 // segment_profiles.csv, rules.csv, rejects.csv and summary.json. Layout: docs/formats.md
 // ("omniseg run"). Logs a short human summary (segments, top rules, files) and prints one JSON line.
+// With a checkpoint directory every stage is checkpointed and a rerun resumes (jobs/checkpoints.hpp);
+// SIGTERM or SIGUSR1 stops all ranks at the next safe point with exit code 75.
 #pragma once
 
 #include <CLI/App.hpp>
@@ -19,6 +21,7 @@ namespace omniseg::jobs {
 struct RunCommandOptions {
   std::string config;
   std::string output;  ///< overrides [output].directory
+  std::string checkpoint_directory;  ///< overrides [checkpoint].directory
 };
 
 void add_run_command(CLI::App& app, Selection& selection);

@@ -1,0 +1,126 @@
+// jobs/checkpoints.hpp — the segmentation job's checkpoints: one HDF5 file per finished stage, K-means
+// progress every N iterations, and resuming from them.
+//
+// Owns: what each checkpoint file holds and when it can be trusted. Files, in stage order, in the
+// checkpoint directory:
+//   1-integrate.h5  features, feature names, baskets, rejects, accounting (integration is one
+//                   restartable unit: its joins and shuffles hold no state worth saving halfway)
+//   2-pca.h5        the PCA model and the customers' projections
+//   kmeans-progress-NNNNNNNNN.h5  the K-means loop after global Lloyd iteration N (the last two kept)
+//   3-kmeans.h5     the K-means fit (chosen labels and centroids, the k sweep)
+//   4-itemsets.h5   the frequent itemsets
+//   5-rules.h5      the association rules
+// Each is written collectively (each rank its own rows) and atomically (io::write_file_atomically:
+// temporary name, `complete`, rename), with root attributes `format`, `stage`, `fingerprint` (the
+// settings and inputs that decide the results, job_fingerprint), `ranks`, `iteration` and a
+// checksum on every dataset (io/verified_datasets.hpp). Resuming loads the longest prefix of valid
+// stages: a file that is missing ends the prefix; one that is incomplete, corrupt, truncated, of
+// another format or of another job is reported (a warning naming the file and what is wrong) and
+// ends it too, so the stage is recomputed from the previous one. A stale progress file falls back
+// to the one before. Per-customer data is read back in the split it was written in when the rank
+// count is the same, else re-sharded in blocks; other row data is always read in blocks (the
+// stages that use it give the same result for any split).
+// Does not own: running the stages (jobs/segmentation.cpp, jobs/run_command.cpp), the algorithms'
+// resumable state (kmeans::LloydSnapshot, KmeansFitState).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "algorithms/fim/pfp.hpp"
+#include "algorithms/pca/pca.hpp"
+#include "algorithms/rules/association_rules.hpp"
+#include "engine/block_distribution.hpp"
+#include "engine/communicator.hpp"
+#include "engine/phase_timers.hpp"
+#include "io/fimi_reader.hpp"
+#include "jobs/integrate_pipeline.hpp"
+#include "jobs/job_config.hpp"
+#include "jobs/kmeans_fit.hpp"
+
+namespace omniseg::jobs {
+
+/// Collective: the text that identifies a job's results — omniseg's version, every setting that
+/// changes a result (inputs and their column mappings, features, PCA, K-means, itemsets, rules) and
+/// each input file's size and modification time — one "key = value" line each. Output directory,
+/// memory budget and checkpoint settings are left out: they do not change results.
+[[nodiscard]] std::string job_fingerprint(const engine::Communicator& comm, const JobConfig& config);
+
+struct CustomerPca {
+  pca::PcaModel model;
+  std::vector<double> projection;  ///< local customers × components, row-major
+};
+
+/// The checkpoints of one job run. Every member is collective. With no directory configured, loads
+/// return nothing and saves do nothing.
+class JobCheckpoints {
+ public:
+  /// Creates the directory (rank 0) when one is configured.
+  JobCheckpoints(const engine::Communicator& comm, const JobConfig& config, engine::PhaseTimers& timers);
+
+  [[nodiscard]] bool enabled() const { return !directory_.empty(); }
+  [[nodiscard]] const std::filesystem::path& directory() const { return directory_; }
+  [[nodiscard]] std::uint64_t kmeans_interval() const { return kmeans_interval_; }
+  /// Stages loaded from checkpoints and written in this run, in order, for the summary.
+  [[nodiscard]] const std::vector<std::string>& loaded() const { return loaded_; }
+  [[nodiscard]] const std::vector<std::string>& written() const { return written_; }
+
+  // Each load returns nothing when it is not part of the valid prefix (see the file comment).
+
+  /// The integration's result without its baskets (IntegrationResult::baskets stays empty); fixes
+  /// the split of the customers that later per-customer loads use.
+  [[nodiscard]] std::optional<IntegrationResult> load_integration();
+  /// The baskets saved with the integration, re-sharded in blocks; nothing when they cannot be read
+  /// (reported), so the caller integrates again.
+  [[nodiscard]] std::optional<io::TransactionCsr> load_baskets();
+  void save_integration(const IntegrationResult& integration, const io::TransactionCsr& baskets);
+
+  [[nodiscard]] std::optional<CustomerPca> load_pca();
+  void save_pca(const CustomerPca& pca);
+
+  /// The newest usable progress file, or nothing (also when 3-kmeans.h5 was loaded or not reached).
+  [[nodiscard]] std::optional<KmeansResumePoint> load_kmeans_progress();
+  /// Writes kmeans-progress-N.h5 (N: Lloyd iterations of the whole fit so far) and keeps the
+  /// newest two such files.
+  void save_kmeans_progress(const KmeansFitState& state, const kmeans::LloydSnapshot& lloyd);
+  [[nodiscard]] std::optional<KmeansFitResult> load_kmeans();
+  /// Also removes the progress files.
+  void save_kmeans(const KmeansFitResult& fit);
+
+  [[nodiscard]] std::optional<fim::FrequentItemsets> load_itemsets();
+  void save_itemsets(const fim::FrequentItemsets& itemsets);
+  [[nodiscard]] std::optional<rules::AssociationRules> load_rules();
+  void save_rules(const rules::AssociationRules& rules);
+
+ private:
+  /// Runs `load` on the opened file whose header says `stage`; a failure on any rank is reported
+  /// and gives nothing. Ends the valid prefix when `ends_prefix` and nothing was loaded. `what` names
+  /// the data in the log and in loaded() (default: the stage).
+  template <class Load>
+  auto attempt(std::string_view stage, const std::filesystem::path& path, Load&& load, bool ends_prefix = true,
+               std::string_view what = {})
+      -> std::optional<decltype(load(std::declval<const io::File&>()))>;
+  void save(std::string_view stage, const std::filesystem::path& path, std::uint64_t iteration,
+            const std::function<void(io::File&)>& write);
+  /// This rank's customers in a file whose customer split is `rows_per_rank`.
+  [[nodiscard]] engine::RowRange customer_rows_for(const std::vector<std::uint64_t>& rows_per_rank) const;
+  /// The progress files, oldest first: progress_files_on_root is rank 0's listing (not collective,
+  /// empty elsewhere), progress_files every rank's copy of it.
+  [[nodiscard]] std::vector<std::filesystem::path> progress_files_on_root() const;
+  [[nodiscard]] std::vector<std::filesystem::path> progress_files() const;
+
+  const engine::Communicator* comm_;
+  engine::PhaseTimers* timers_;
+  std::filesystem::path directory_;
+  std::uint64_t kmeans_interval_ = 10;
+  std::string fingerprint_;
+  bool resuming_ = true;
+  engine::RowRange customer_rows_;  ///< set by load_integration / save_integration
+  std::vector<std::string> loaded_, written_;
+};
+
+}  // namespace omniseg::jobs
