@@ -106,6 +106,11 @@ struct Hdf5Location {
   std::string_view object;
 };
 
+/// Not collective: whether closing a file failed in this process (e.g. the disk filled up while it
+/// was written). HDF5 1.10 then keeps a half-destroyed file id that its own clean-up at
+/// MPI_Finalize would touch and crash on, so the process should end without finalizing MPI.
+[[nodiscard]] bool file_close_failed();
+
 /// Turns off HDF5's automatic printing of error stacks to stderr (errors become Hdf5Error
 /// instead). Idempotent; File::create and File::open_read call it. Not collective.
 void silence_hdf5_error_printing();

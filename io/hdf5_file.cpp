@@ -3,6 +3,7 @@
 #include "io/hdf5.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -507,16 +508,28 @@ File& File::operator=(File&& other) noexcept {
   return *this;
 }
 
+namespace {
+std::atomic<bool> a_file_close_failed{false};
+}  // namespace
+
+bool file_close_failed() { return a_file_close_failed.load(); }
+
 File::~File() {
   if (!id_.valid()) return;
   close_open_children(id_.get());
-  if (id_.close() < 0) static_cast<void>(take_hdf5_error_stack());  // a destructor cannot report; close() can
+  if (id_.close() < 0) {
+    a_file_close_failed = true;
+    static_cast<void>(take_hdf5_error_stack());  // a destructor cannot report; close() can
+  }
 }
 
 void File::close() {
   if (!id_.valid()) return;
   close_open_children(id_.get());
-  if (id_.close() < 0) throw_hdf5_error("close file", at({}));
+  if (id_.close() < 0) {
+    a_file_close_failed = true;
+    throw_hdf5_error("close file", at({}));
+  }
 }
 
 // ---- File: structure -----------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <sys/stat.h>
+
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
 #include "io/verified_datasets.hpp"
@@ -24,12 +26,12 @@ constexpr std::string_view progress_prefix = "kmeans-progress-";
 // ---- the fingerprint ------------------------------------------------------------------------------
 
 std::string input_line(std::string_view role, const CsvInputConfig& input) {
-  std::error_code error;
-  const auto size = fs::file_size(input.path, error);
-  const auto modified = fs::last_write_time(input.path, error).time_since_epoch().count();
+  struct stat status {};
+  if (::stat(input.path.c_str(), &status) != 0) status = {};  // load_job_config checked it exists
   std::string columns;
   for (const auto& [column_role, name] : input.columns) columns += fmt::format(" {}={}", column_role, name);
-  return fmt::format("{} = {} ({} bytes, modified {}) columns{}\n", role, input.path, size, modified, columns);
+  return fmt::format("{} = {} ({} bytes, modified {}.{:09}) columns{}\n", role, input.path, status.st_size,
+                     status.st_mtim.tv_sec, status.st_mtim.tv_nsec, columns);
 }
 
 // ---- integration summary <-> JSON -----------------------------------------------------------------

@@ -2,12 +2,14 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <exception>
 
 #include "engine/communicator.hpp"
 #include "engine/errors.hpp"
 #include "engine/mpi_environment.hpp"
 #include "engine/resources.hpp"
+#include "io/hdf5.hpp"
 #include "jobs/command_line.hpp"
 
 int main(int argc, char** argv) {
@@ -27,6 +29,12 @@ int main(int argc, char** argv) {
       spdlog::critical("rank {}: unrecoverable error: {}", world.rank(), e.what());
       world.abort(omniseg::exit_codes::failure);
     }
+  }
+  if (omniseg::io::file_close_failed()) {
+    // Every rank has agreed on the error and reported it; HDF5's clean-up inside MPI_Finalize would
+    // crash on the file it failed to close (io/hdf5.hpp), so end here with the agreed exit code.
+    spdlog::shutdown();
+    std::_Exit(exit_code);
   }
   return exit_code;
 }
