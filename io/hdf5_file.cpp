@@ -292,9 +292,19 @@ WriteReport write_agreed_rows(File& file, std::string_view dataset_path, const v
   // others. One rank's part of one call must stay below 2 GiB with some MPI-IO implementations
   // (their counts are C ints); not split here (documented in io/hdf5.hpp).
   const char nothing = 0;
-  checked(H5Dwrite(dataset.get(), memory_type, selection.memory_space.get(), selection.file_space.get(),
-                   transfer.get(), memory != nullptr ? memory : &nothing),
-          "write rows collectively", where);
+  const herr_t written = H5Dwrite(dataset.get(), memory_type, selection.memory_space.get(),
+                                  selection.file_space.get(), transfer.get(), memory != nullptr ? memory : &nothing);
+  // A collective write can fail on some ranks only (their part lies beyond a full disk or a file
+  // size limit). Every rank learns it here and throws the first failed rank's error, so none goes
+  // on into the next collective while another throws.
+  const int first_failed = comm.allreduce(written < 0 ? comm.rank() : comm.size(), engine::ReduceOp::min);
+  if (first_failed < comm.size()) {
+    std::string stack = comm.rank() == first_failed ? take_hdf5_error_stack() : std::string();
+    if (written < 0 && comm.rank() != first_failed) static_cast<void>(take_hdf5_error_stack());
+    comm.broadcast(stack, first_failed);
+    throw Hdf5Error("HDF5 write rows collectively failed on rank " + std::to_string(first_failed) + " (" +
+                    describe(where) + "); HDF5 error stack:" + stack);
+  }
 
   H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
   checked(H5Pget_mpio_actual_io_mode(transfer.get(), &mode), "query collective I/O mode", where);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -176,6 +177,29 @@ std::optional<KmeansFit> read_optional_fit(const io::File& file, const std::stri
   return read_fit(file, group, customers);
 }
 
+/// Stages in order; a stage's fingerprint is the job's fingerprint lines of it and the stages before
+/// it, so that changing, say, the rule thresholds keeps the checkpoints of integration to itemsets.
+constexpr std::array<std::string_view, 5> stage_order{"integrate", "pca", "kmeans", "itemsets", "rules"};
+
+std::size_t stage_index(std::string_view stage) {
+  if (stage == "kmeans progress") stage = "kmeans";
+  return static_cast<std::size_t>(std::find(stage_order.begin(), stage_order.end(), stage) - stage_order.begin());
+}
+
+std::string stage_fingerprint(const std::string& job_fingerprint, std::string_view stage) {
+  const std::size_t last = stage_index(stage);
+  std::istringstream lines(job_fingerprint);
+  std::string kept;
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t owner = 0;  // inputs, features and the version: integration
+    for (std::size_t i = 1; i < stage_order.size(); ++i) {
+      if (line.starts_with(fmt::format("{} = ", stage_order[i]))) owner = i;
+    }
+    if (owner <= last) kept += line + "\n";
+  }
+  return kept;
+}
+
 /// The first line where two fingerprints differ, for the message.
 std::string first_difference(const std::string& stored, const std::string& current) {
   std::istringstream a(stored), b(current);
@@ -260,8 +284,9 @@ auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&
       const std::string stored_stage = file.read_string_attribute("/", "stage");
       if (stored_stage != stage) throw Error(fmt::format("it holds stage \"{}\", not \"{}\"", stored_stage, stage));
       const std::string fingerprint = file.read_string_attribute("/", "fingerprint");
-      if (fingerprint != fingerprint_) {
-        throw Error(fmt::format("it belongs to another job or other inputs: {}", first_difference(fingerprint, fingerprint_)));
+      const std::string expected = stage_fingerprint(fingerprint_, stage);
+      if (fingerprint != expected) {
+        throw Error(fmt::format("it was written for other settings or inputs: {}", first_difference(fingerprint, expected)));
       }
       return load(file);
     });
@@ -284,7 +309,7 @@ void JobCheckpoints::save(std::string_view stage, const fs::path& path, std::uin
     write(file);
     file.write_string_attribute("/", "format", format_name);
     file.write_string_attribute("/", "stage", stage);
-    file.write_string_attribute("/", "fingerprint", fingerprint_);
+    file.write_string_attribute("/", "fingerprint", stage_fingerprint(fingerprint_, stage));
     file.write_string_attribute("/", "omniseg_version", version_line());
     file.write_int_attribute("/", "ranks", comm_->size());
     file.write_int_attribute("/", "iteration", static_cast<std::int64_t>(iteration));

@@ -12,7 +12,8 @@
 //   5-rules.h5      the association rules
 // Each is written collectively (each rank its own rows) and atomically (io::write_file_atomically:
 // temporary name, `complete`, rename), with root attributes `format`, `stage`, `fingerprint` (the
-// settings and inputs that decide the results, job_fingerprint), `ranks`, `iteration` and a
+// lines of job_fingerprint that decide this stage's result: those of the inputs, the features and
+// every stage up to this one), `ranks`, `iteration` and a
 // checksum on every dataset (io/verified_datasets.hpp). Resuming loads the longest prefix of valid
 // stages: a file that is missing ends the prefix; one that is incomplete, corrupt, truncated, of
 // another format or of another job is reported (a warning naming the file and what is wrong) and
