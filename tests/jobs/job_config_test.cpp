@@ -156,6 +156,20 @@ TEST(JobConfig, SegmentationMistakesNameTheKey) {
   EXPECT_NE(message("[rules]\nmin_confidence = 1.5\n").find("'rules.min_confidence' must lie in (0, 1]"),
             std::string::npos);
   EXPECT_NE(message("[rules]\nmin_lift = \"high\"\n").find("'rules.min_lift' must be a number"), std::string::npos);
+  EXPECT_NE(message("[checkpoint]\nkmeans_interval = 0\n").find("'checkpoint.kmeans_interval'"), std::string::npos);
+  EXPECT_NE(message("[checkpoint]\ndirectory = \"\"\n").find("'checkpoint.directory' must not be empty"),
+            std::string::npos);
+  EXPECT_NE(message("[checkpoint]\nevery = 3\n").find("unknown key 'checkpoint.every'"), std::string::npos);
+}
+
+TEST(JobConfig, CheckpointSection) {
+  const JobConfig none = parse_job_config(valid, "/jobs/job.toml");
+  EXPECT_TRUE(none.checkpoint.directory.empty());
+  EXPECT_EQ(none.checkpoint.kmeans_interval, 10U);
+  const JobConfig config =
+      parse_job_config(valid + "[checkpoint]\ndirectory = \"ck\"\nkmeans_interval = 4\n", "/jobs/job.toml");
+  EXPECT_EQ(config.checkpoint.directory, "/jobs/ck");  // relative to the config's folder
+  EXPECT_EQ(config.checkpoint.kmeans_interval, 4U);
 }
 
 }  // namespace
