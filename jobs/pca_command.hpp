@@ -19,7 +19,7 @@ struct PcaCommandOptions {
   std::int64_t components = 0;
   bool standardize = false;
   std::string output;
-  std::int64_t chunk_rows = 1024;  ///< rows per local QR step (tuning)
+  std::int64_t chunk_rows = 1024;  ///< rows per chunk of the QR tree (tuning)
 };
 
 void add_pca_command(CLI::App& app, Selection& selection);

@@ -59,10 +59,10 @@ void geqrt(std::int64_t m, std::int64_t n, std::int64_t nb, double* a, std::int6
 }
 
 void tpqrt(std::int64_t m, std::int64_t n, std::int64_t nb, double* r, std::int64_t ldr, double* b,
-           std::int64_t ldb, double* t, std::int64_t ldt) {
+           std::int64_t ldb, double* t, std::int64_t ldt, std::int64_t l) {
   const int rows = as_blas_int(m, "m"), columns = as_blas_int(n, "n"), block = as_blas_int(nb, "nb");
   const int ld_r = as_blas_int(ldr, "ldr"), ld_b = as_blas_int(ldb, "ldb"), ld_t = as_blas_int(ldt, "ldt");
-  const int pentagonal_rows = 0;  // B is rectangular
+  const int pentagonal_rows = as_blas_int(l, "l");
   std::vector<double> work(static_cast<std::size_t>(nb * n));
   int info = 0;
   dtpqrt_(&rows, &columns, &pentagonal_rows, &block, r, &ld_r, b, &ld_b, t, &ld_t, work.data(), &info);

@@ -26,9 +26,10 @@ void geqrt(std::int64_t m, std::int64_t n, std::int64_t nb, double* a, std::int6
            std::int64_t ldt);
 
 /// Column-major QR of the stacked [R; B] where R [n×n] is upper triangular and B [m×n] is dense
-/// (LAPACK dtpqrt with l = 0): R is overwritten by the new triangle, B by the Householder vectors.
+/// above its last `l` rows, which are upper trapezoidal (LAPACK dtpqrt; l = 0: B dense, l = m = n:
+/// B upper triangular): R is overwritten by the new triangle, B by the Householder vectors.
 void tpqrt(std::int64_t m, std::int64_t n, std::int64_t nb, double* r, std::int64_t ldr, double* b,
-           std::int64_t ldb, double* t, std::int64_t ldt);
+           std::int64_t ldb, double* t, std::int64_t ldt, std::int64_t l = 0);
 
 /// Makes the BLAS single-threaded in this process (one rank per core is the parallelism). A no-op
 /// for a BLAS without a thread control we know.

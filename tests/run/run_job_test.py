@@ -10,7 +10,8 @@
 - itemsets and rules: every support is a brute-force count over baskets.dat; every frequent item
   and pair is present; every rule's confidence, lift and leverage follow from brute-force supports,
   pass the thresholds, and every pair rule that passes them is present;
-- segments.csv, segment_profiles.csv and rules.csv are the same bytes at every rank count;
+- segments.csv, segment_profiles.csv, rules.csv and every dataset of segmentation.h5 (PCA model and
+  projections, K-means centroids and labels included) are the same bytes at every rank count;
 - the input accounting adds up; bad configurations end with exit code 3 naming the key."""
 import collections
 import csv
@@ -224,6 +225,11 @@ def main():
             check(rows[0] == ["customer_id", "segment"] and len(rows) == len(ids) + 1, "segments.csv has the wrong shape")
             outputs[ranks] = {name: open(os.path.join(out, name), "rb").read()
                               for name in ("segments.csv", "segment_profiles.csv", "rules.csv")}
+            with h5py.File(os.path.join(out, "segmentation.h5")) as h5:
+                datasets = []
+                h5.visititems(lambda name, item: datasets.append(name) if isinstance(item, h5py.Dataset) else None)
+                for name in datasets:
+                    outputs[ranks]["segmentation.h5:/" + name] = h5[name][...].tobytes()
         first = args.ranks[0]
         for ranks, files in outputs.items():
             for name, content in files.items():
