@@ -108,7 +108,7 @@ struct Hdf5Location {
 
 /// Not collective: whether closing a file failed in this process (e.g. the disk filled up while it
 /// was written). HDF5 1.10 then keeps a half-destroyed file id that its own clean-up at
-/// MPI_Finalize would touch and crash on, so the process should end without finalizing MPI.
+/// MPI shutdown would touch and crash on, so the process should end without shutting MPI down.
 [[nodiscard]] bool file_close_failed();
 
 /// Turns off HDF5's automatic printing of error stacks to stderr (errors become Hdf5Error

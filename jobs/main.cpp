@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     }
   }
   if (omniseg::io::file_close_failed()) {
-    // Every rank has agreed on the error and reported it; HDF5's clean-up inside MPI_Finalize would
+    // Every rank has agreed on the error and reported it; HDF5's clean-up inside MPI's shutdown would
     // crash on the file it failed to close (io/hdf5.hpp), so end here with the agreed exit code.
     spdlog::shutdown();
     std::_Exit(exit_code);
