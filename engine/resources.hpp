@@ -1,9 +1,18 @@
-// engine/resources.hpp — what this process has used: peak resident memory.
+// engine/resources.hpp — what this process has used (peak resident memory) and what its node has
+// (physical memory, ranks sharing it).
 #pragma once
 
 #include <cstdint>
 
+#include "engine/communicator.hpp"
+
 namespace omniseg::engine {
+
+/// Physical memory of this node in bytes (0 when the system does not say). Not collective.
+std::uint64_t physical_memory_bytes();
+
+/// Collective: how many ranks of `comm` share this rank's node (MPI's shared-memory split), >= 1.
+int ranks_on_this_node(const Communicator& comm);
 
 /// Peak resident set size of this process so far, in bytes (getrusage's ru_maxrss).
 std::uint64_t peak_resident_bytes();

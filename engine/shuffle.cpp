@@ -8,30 +8,12 @@
 #include <stdexcept>
 
 #include "engine/mpi_handle.hpp"
+#include "engine/resources.hpp"
 
 namespace omniseg::engine {
 namespace {
 
 constexpr std::uint64_t kMinimumDefaultBudget = std::uint64_t{1} << 20;
-
-std::uint64_t physical_memory_bytes() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || page_size <= 0) return 0;
-  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
-}
-
-/// Collective. Ranks that share this rank's node (MPI's shared-memory split).
-int ranks_on_this_node(const Communicator& comm) {
-  MPI_Comm node = MPI_COMM_NULL;
-  check_mpi(MPI_Comm_split_type(mpi_comm(comm), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node),
-            "MPI_Comm_split_type");
-  int size = comm.size();
-  const int status = MPI_Comm_size(node, &size);
-  MPI_Comm_free(&node);
-  check_mpi(status, "MPI_Comm_size");
-  return std::max(size, 1);
-}
 
 }  // namespace
 

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <csignal>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -346,6 +348,68 @@ void RandomAccessFile::append_bytes(std::uint64_t offset, std::uint64_t length, 
 
 // ---- MappedFile -------------------------------------------------------------------------------------
 
+namespace {
+
+/// Which file each live mapping shows, for the SIGBUS handler: fixed slots, so that the handler
+/// reads them without locks or allocation. A slot is claimed by setting `begin` (after `length`
+/// and `path`), released by clearing it.
+struct MappingSlot {
+  std::atomic<const char*> begin{nullptr};
+  std::atomic<std::size_t> length{0};
+  char path[480] = {};
+};
+std::array<MappingSlot, 64> mapping_slots;
+
+void write_text(const char* text) {
+  const ssize_t ignored = ::write(STDERR_FILENO, text, std::strlen(text));
+  static_cast<void>(ignored);
+}
+
+/// A mapped file that shrinks under its reader faults with SIGBUS on the pages past its new end.
+/// Async-signal-safe: names the file, ends the rank with the bad-input exit code; mpiexec or srun
+/// then ends the other ranks (no hang).
+extern "C" void report_shrunk_input(int, siginfo_t* info, void*) {
+  const char* address = static_cast<const char*>(info->si_addr);
+  const char* path = nullptr;
+  for (auto& slot : mapping_slots) {
+    const char* begin = slot.begin.load();
+    if (begin != nullptr && address >= begin && address < begin + slot.length.load()) path = slot.path;
+  }
+  write_text("omniseg: input file '");
+  write_text(path != nullptr ? path : "(unknown)");
+  write_text("' was truncated while it was being read (SIGBUS): input files must not change while a job reads "
+             "them; the job ends\n");
+  ::_exit(exit_codes::bad_input);
+}
+
+void install_shrunk_input_handler() {
+  static const bool installed = [] {
+    struct sigaction action {};
+    action.sa_sigaction = report_shrunk_input;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_SIGINFO;
+    return ::sigaction(SIGBUS, &action, nullptr) == 0;
+  }();
+  static_cast<void>(installed);
+}
+
+MappingSlot* register_mapping(const void* address, std::size_t length, const std::string& path) {
+  for (auto& slot : mapping_slots) {
+    const char* expected = nullptr;
+    // Claim with a placeholder, fill in, then publish the address.
+    if (!slot.begin.compare_exchange_strong(expected, reinterpret_cast<const char*>(1))) continue;
+    const std::size_t copied = std::min(path.size(), sizeof slot.path - 1);
+    std::memcpy(slot.path, path.data(), copied);
+    slot.path[copied] = '\0';
+    slot.length = length;
+    slot.begin = static_cast<const char*>(address);
+    return &slot;
+  }
+  return nullptr;  // more than 64 live mappings: the handler names no file
+}
+
+}  // namespace
+
 MappedFile::MappedFile(const std::string& path, const std::string& what) {
   // The checks and their messages are RandomAccessFile's; the descriptor is not needed once mapped.
   const RandomAccessFile file(path, what);
@@ -360,9 +424,12 @@ MappedFile::MappedFile(const std::string& path, const std::string& what) {
     throw InputError("cannot map " + what + " '" + path + "' into memory: " + system_message(map_error));
   }
   address_ = address;
+  install_shrunk_input_handler();
+  slot_ = register_mapping(address_, size_bytes_, path);
 }
 
 MappedFile::~MappedFile() {
+  if (slot_ != nullptr) static_cast<MappingSlot*>(slot_)->begin = nullptr;
   if (address_ != nullptr) ::munmap(address_, size_bytes_);
 }
 

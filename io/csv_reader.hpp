@@ -209,8 +209,9 @@ class RandomAccessFile {
 /// cache this costs neither a copy nor fresh pages (the kernel maps the cached pages, large folios
 /// at once), which reading into a buffer does: on the VMs omniseg is developed on, first-touch of a
 /// buffer runs at 1-2.5 GB/s, slower than parsing. The price: a file that shrinks while mapped
-/// raises SIGBUS where read() would have reported an error; input files are not written while a
-/// job reads them. Errors are InputErrors naming the path.
+/// raises SIGBUS where read() would have reported an error. A SIGBUS handler (installed with the
+/// first mapping) names the file whose mapping faulted and ends the rank with exit code 3; the
+/// launcher then ends the others. Errors are InputErrors naming the path.
 class MappedFile {
  public:
   MappedFile(const std::string& path, const std::string& what);
@@ -226,6 +227,7 @@ class MappedFile {
  private:
   void* address_ = nullptr;
   std::uint64_t size_bytes_ = 0;
+  void* slot_ = nullptr;  ///< this mapping's entry for the SIGBUS handler (csv_reader.cpp)
 };
 
 }  // namespace omniseg::io

@@ -16,6 +16,7 @@
 
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
+#include "engine/resources.hpp"
 #include "io/csv_fields.hpp"
 
 namespace omniseg::jobs {
@@ -437,8 +438,26 @@ JobConfig load_job_config(const engine::Communicator& comm, const std::string& c
         }
       }
     }
+    check_memory_budget(comm, config);
     return config;
   });
+}
+
+void check_memory_budget(const engine::Communicator& comm, const JobConfig& config) {
+  const int ranks = engine::ranks_on_this_node(comm);  // collective: every rank calls it
+  const std::uint64_t budget = config.engine.memory_budget_bytes, physical = engine::physical_memory_bytes();
+  if (budget == 0 || physical == 0) return;
+  // A shuffle round holds a send and a receive buffer of up to the budget on every rank.
+  const std::uint64_t needed = 2 * budget * static_cast<std::uint64_t>(ranks);
+  if (needed > physical) {
+    constexpr double mib = 1024.0 * 1024.0;
+    throw InputError(fmt::format(
+        "{}: key 'engine.memory_budget_mb' = {:.0f} MiB per rank asks for more memory than exists: {} ranks on node "
+        "{} need up to 2 × {:.0f} × {} = {:.0f} MiB of shuffle buffers, and the node has {:.0f} MiB",
+        config.config_path, static_cast<double>(budget) / mib, ranks, engine::Communicator::processor_name(),
+        static_cast<double>(budget) / mib, ranks, static_cast<double>(needed) / mib,
+        static_cast<double>(physical) / mib));
+  }
 }
 
 }  // namespace omniseg::jobs

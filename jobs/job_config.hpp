@@ -119,7 +119,13 @@ struct TableRoles {
 [[nodiscard]] JobConfig parse_job_config(const std::string& config_text, const std::string& config_path);
 
 /// Collective. Rank 0 reads `config_path`; every rank parses the same text; input files are checked
-/// to exist. Throws the same CollectiveError on every rank on any problem.
+/// to exist and the memory budget to fit the nodes (check_memory_budget), before any work. Throws
+/// the same CollectiveError on every rank on any problem.
 [[nodiscard]] JobConfig load_job_config(const engine::Communicator& comm, const std::string& config_path);
+
+/// Collective. Throws InputError naming the key when `[engine] memory_budget_mb` cannot fit: the
+/// send and receive buffers of every rank on a node (2 × budget × ranks on the node) exceed the
+/// node's physical memory.
+void check_memory_budget(const engine::Communicator& comm, const JobConfig& config);
 
 }  // namespace omniseg::jobs

@@ -12,7 +12,9 @@
 - kill -9 of one rank mid-K-means ends the job (no hang) and the rerun resumes from the last
   progress checkpoint, with the identical result;
 - a checkpoint write that runs out of space (ulimit -f on the ranks) fails with a clear error, leaves
-  no temporary file, and the previous checkpoints survive byte for byte and still resume."""
+  no temporary file, and the previous checkpoints survive byte for byte and still resume;
+- an input file deleted or truncated while the job runs ends it with exit code 3 and a message
+  naming the file (the rejects are read back from the inputs at the end)."""
 import glob
 import hashlib
 import os
@@ -269,6 +271,23 @@ def main():
         check(done.returncode == 0 and done.stderr.count("checkpoints: resumed") == 5,
               "the surviving checkpoints did not resume", done.stderr[-3000:])
         check_same(reference, os.path.join(tmp, "after-full-disk"), "resumed after a failed checkpoint write")
+
+        # 8. An input deleted or truncated mid-run (during K-means): exit 3, the file named.
+        for damage in ("deleted", "truncated"):
+            copy = os.path.join(tmp, f"data-{damage}")
+            shutil.copytree(data, copy)
+            web = os.path.join(copy, "orders_web.csv")
+
+            def damage_input(_pids, web=web, damage=damage):
+                if damage == "deleted":
+                    os.remove(web)
+                else:
+                    os.truncate(web, os.path.getsize(web) // 3)
+            code, log = run_and_interrupt(
+                args, 2, ["run", "--config", os.path.join(copy, "job.toml"), "--output", os.path.join(tmp, f"{damage}-out")],
+                "iteration 2:", damage_input, SLOW_KMEANS)
+            check(code == 3 and "orders_web.csv" in log.split("iteration 2:")[-1] and "TEST: the job hung" not in log,
+                  f"an input file {damage} mid-run did not end the job with exit code 3 naming it", log[-2000:])
     print("checkpoint test: " + ("ok" if cli_checks.failures == 0 else f"{cli_checks.failures} failures"))
     return 0 if cli_checks.failures == 0 else 1
 

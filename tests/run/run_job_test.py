@@ -238,7 +238,9 @@ def main():
         # Bad configurations: exit code 3 and the key named.
         for bad, key in (("[kmeans]\nk = 0\n", "kmeans.k"), ("[pca]\ncomponents = 99\n", "pca.components"),
                          ("[rules]\nmin_confidence = 2\n", "rules.min_confidence"),
-                         ("[kmeans]\nflavour = 1\n", "kmeans.flavour")):
+                         ("[kmeans]\nflavour = 1\n", "kmeans.flavour"),
+                         # more memory than any machine has: an error before any work
+                         ("[engine]\nmemory_budget_mb = 1000000000\n", "engine.memory_budget_mb")):
             text = open(config).read()
             section = bad.split("\n")[0]
             # Drop the generated section so that the bad one is the only one.
