@@ -19,6 +19,8 @@ packages=(
   python3-sklearn
   # tests: a real single-node Slurm on localhost (slurm/local-cluster.sh)
   slurm-wlm munge
+  # scaling sweeps: the plots of slurm/scaling_collect.py
+  gnuplot-nox
 )
 
 missing=()
