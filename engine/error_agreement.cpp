@@ -52,6 +52,10 @@ std::string rank_list(const std::vector<int>& ranks) {
 
 /// The message every rank ends with; it names the rank the report comes from.
 std::string agreed_message(const FailureReport& report, const std::vector<int>& failed_ranks, int ranks) {
+  // A requested stop is every rank's decision at the same safe point, not a failure.
+  if (report.exit_code == exit_codes::stopped && failed_ranks.size() == static_cast<std::size_t>(ranks)) {
+    return report.message;
+  }
   if (ranks > 1 && failed_ranks.size() == static_cast<std::size_t>(ranks)) {
     return "every rank failed; rank " + std::to_string(report.origin_rank) + ": " + report.message;
   }

@@ -81,7 +81,11 @@ int run_command_line(const engine::Communicator& world, int argc, char** argv) {
     engine::collectively(world, [&] { selection.run(world, global); },
                          engine::AgreementOptions{.failure_grace_s = global.failure_grace_s});
   } catch (const CollectiveError& e) {
-    spdlog::error("{}", e.what());
+    if (e.exit_code() == exit_codes::stopped) {
+      spdlog::warn("{}", e.what());
+    } else {
+      spdlog::error("{}", e.what());
+    }
     return e.exit_code();
   }
   return exit_codes::success;
