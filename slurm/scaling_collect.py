@@ -82,10 +82,12 @@ def gnuplot(script):
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
-def plot(out, name, title, ylabel, data_file, columns, logscale="", extra=""):
+def plot(out, name, title, ylabel, data_file, columns, logscale="", extra="", reference=""):
     lines = ", ".join(f"'{data_file}' using 1:{index} with linespoints title '{label}'"
                       for label, index in columns)
-    gnuplot(f"""set terminal pngcairo size 900,600 noenhanced
+    if reference:
+        lines += f", {reference} with lines dashtype 2 linecolor rgb 'gray' title 'ideal'"
+    gnuplot(f"""set terminal pngcairo size 1000,600 noenhanced
 set output '{os.path.join(out, name)}'
 set title '{title}'
 set xlabel 'ranks'
@@ -167,7 +169,8 @@ def main():
         ideal = "ideal(x) = x\n" if measure == "speedup" else "ideal(x) = 1\n"
         plot(out, f"{kind}_{measure}.png", f"omniseg run: {kind} scaling, {measure} per stage (medians)",
              measure, table, [(stage, i + 2) for i, stage in enumerate(stages)],
-             extra=ideal + f"set xrange [{rank_counts[0]}:{rank_counts[-1]}]\nset xtics ({', '.join(map(str, rank_counts))})")
+             extra=ideal + f"set xrange [{rank_counts[0]}:{rank_counts[-1]}]\nset xtics ({', '.join(map(str, rank_counts))})",
+             reference="ideal(x)")
 
     # The model, fitted on the strong-scaling medians, projected to 1,024 ranks.
     doctor = json.load(open(os.path.join(out, "doctor.json")))
@@ -212,7 +215,7 @@ def main():
             handle.write(f"{ranks} " + " ".join(by_key[(s, stage, ranks)] for s in ("measured", "cluster")
                                                 for stage in stages) + "\n")
     cluster_columns = [(f"{stage} (cluster a, B)", len(stages) + i + 2) for i, stage in enumerate(stages)]
-    plot(out, "model_strong.png", "MODEL (not measured): projected seconds per stage, strong scaling, "
+    plot(out, "model_strong.png", "MODEL, not measured: seconds per stage, strong scaling, "
          f"{sizes[next(key[2] for key in medians if key[0] == 'strong')]} customers",
          "seconds (model)", table, [("total (measured a, B)", len(stages) + 1)] + cluster_columns,
          logscale="set logscale xy", extra="set xrange [1:1024]")
