@@ -6,7 +6,7 @@
 // indifferent to which rank holds which rows, so a file written on P ranks verifies when read back on
 // any other number of ranks in any split, with one allreduce and no data movement; and because the
 // row index enters each hash, rows swapped or shifted do not cancel out. The value is stored as the
-// dataset's string attribute `checksum` ("xsum64:" and 16 hex digits).
+// dataset's string attribute `checksum` ("xsum64v2:" and 16 hex digits).
 // Does not own: which datasets a file has (the callers), the file protocol (io/hdf5.hpp).
 //
 // Values are checksummed as the C++ type that writes them, so read with the same type. Every
@@ -32,7 +32,7 @@ inline constexpr std::string_view checksum_attribute_name = "checksum";
 /// Pure: the same over strings, row i being `strings[i]`'s bytes.
 [[nodiscard]] std::uint64_t local_strings_checksum(std::span<const std::string> strings, std::uint64_t first_row);
 
-/// "xsum64:00000000deadbeef".
+/// "xsum64v2:00000000deadbeef".
 [[nodiscard]] std::string checksum_text(std::uint64_t checksum);
 
 /// Not collective: throws Hdf5Error naming the file and dataset when the checksum of what was read
@@ -105,7 +105,8 @@ struct RaggedRows {
 };
 
 /// Each rank writes its own rows as two verified datasets, `<group>/lengths` (one per row) and
-/// `<group>/items` (all rows' items, back to back). `offsets` has rows + 1 entries, offsets[0] = 0.
+/// `<group>/items` (all rows' items, back to back), each stored as uint32 when all its values fit
+/// (half the bytes), else uint64. `offsets` has rows + 1 entries, offsets[0] = 0.
 void write_verified_ragged(File& file, std::string_view group, std::span<const std::uint64_t> offsets,
                            std::span<const std::uint64_t> items);
 

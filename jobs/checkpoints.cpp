@@ -12,6 +12,7 @@
 
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
+#include "engine/wall_clock.hpp"
 #include "io/verified_datasets.hpp"
 #include "jobs/version.hpp"
 
@@ -305,6 +306,7 @@ auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&
 void JobCheckpoints::save(std::string_view stage, const fs::path& path, std::uint64_t iteration,
                           const std::function<void(io::File&)>& write) {
   auto phase = timers_->phase("checkpoint write");
+  const double start = engine::wall_seconds();
   io::write_file_atomically(*comm_, path, [&](io::File& file) {
     write(file);
     file.write_string_attribute("/", "format", format_name);
@@ -315,7 +317,9 @@ void JobCheckpoints::save(std::string_view stage, const fs::path& path, std::uin
     file.write_int_attribute("/", "iteration", static_cast<std::int64_t>(iteration));
   });
   written_.emplace_back(stage);
-  spdlog::info("checkpoints: wrote {}", path.string());
+  std::error_code ignored;
+  const double megabytes = comm_->is_root() ? static_cast<double>(fs::file_size(path, ignored)) / 1e6 : 0.0;
+  spdlog::info("checkpoints: wrote {} ({:.1f} MB in {:.3f} s)", path.string(), megabytes, engine::wall_seconds() - start);
 }
 
 engine::RowRange JobCheckpoints::customer_rows_for(const std::vector<std::uint64_t>& rows_per_rank) const {
@@ -383,10 +387,9 @@ void JobCheckpoints::save_integration(const IntegrationResult& integration, cons
 
 // ---- PCA ----------------------------------------------------------------------------------------------
 
-std::optional<CustomerPca> JobCheckpoints::load_pca() {
+std::optional<pca::PcaModel> JobCheckpoints::load_pca() {
   return attempt("pca", directory_ / "2-pca.h5", [&](const io::File& file) {
-    CustomerPca pca;
-    auto& model = pca.model;
+    pca::PcaModel model;
     const auto shape = io::read_verified_whole<std::uint64_t>(file, "/pca/shape");
     model.rows = shape.at(0);
     model.columns = shape.at(1);
@@ -398,15 +401,13 @@ std::optional<CustomerPca> JobCheckpoints::load_pca() {
     model.all_singular_values = io::read_verified_whole<double>(file, "/pca/all_singular_values");
     model.mean = io::read_verified_whole<double>(file, "/pca/mean");
     model.scale = io::read_verified_whole<double>(file, "/pca/scale");
-    pca.projection = io::read_verified_rows<double>(file, "/pca/projection", customer_rows_);
-    return pca;
+    return model;
   });
 }
 
-void JobCheckpoints::save_pca(const CustomerPca& pca) {
+void JobCheckpoints::save_pca(const pca::PcaModel& model) {
   resuming_ = false;
   if (!enabled()) return;
-  const auto& model = pca.model;
   save("pca", directory_ / "2-pca.h5", 0, [&](io::File& file) {
     const std::vector<std::uint64_t> shape{model.rows, model.columns};
     const std::vector<double> total{model.total_variance};
@@ -419,7 +420,6 @@ void JobCheckpoints::save_pca(const CustomerPca& pca) {
     io::write_verified_root(file, "/pca/all_singular_values", model.all_singular_values);
     io::write_verified_root(file, "/pca/mean", model.mean);
     io::write_verified_root(file, "/pca/scale", model.scale);
-    io::write_verified_rows(file, "/pca/projection", pca.projection, model.components.size() / model.columns);
   });
 }
 

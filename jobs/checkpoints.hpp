@@ -5,7 +5,7 @@
 // checkpoint directory:
 //   1-integrate.h5  features, feature names, baskets, rejects, accounting (integration is one
 //                   restartable unit: its joins and shuffles hold no state worth saving halfway)
-//   2-pca.h5        the PCA model and the customers' projections
+//   2-pca.h5        the PCA model (projections are recomputed from it and the features)
 //   kmeans-progress-NNNNNNNNN.h5  the K-means loop after global Lloyd iteration N (the last two kept)
 //   3-kmeans.h5     the K-means fit (chosen labels and centroids, the k sweep)
 //   4-itemsets.h5   the frequent itemsets
@@ -51,11 +51,6 @@ namespace omniseg::jobs {
 /// memory budget and checkpoint settings are left out: they do not change results.
 [[nodiscard]] std::string job_fingerprint(const engine::Communicator& comm, const JobConfig& config);
 
-struct CustomerPca {
-  pca::PcaModel model;
-  std::vector<double> projection;  ///< local customers × components, row-major
-};
-
 /// The checkpoints of one job run. Every member is collective. With no directory configured, loads
 /// return nothing and saves do nothing.
 class JobCheckpoints {
@@ -80,8 +75,10 @@ class JobCheckpoints {
   [[nodiscard]] std::optional<io::TransactionCsr> load_baskets();
   void save_integration(const IntegrationResult& integration, const io::TransactionCsr& baskets);
 
-  [[nodiscard]] std::optional<CustomerPca> load_pca();
-  void save_pca(const CustomerPca& pca);
+  /// The model only: the projections are recomputed from it (one small GEMM per row block, the same
+  /// bits on any split), which costs far less than writing and reading them.
+  [[nodiscard]] std::optional<pca::PcaModel> load_pca();
+  void save_pca(const pca::PcaModel& model);
 
   /// The newest usable progress file, or nothing (also when 3-kmeans.h5 was loaded or not reached).
   [[nodiscard]] std::optional<KmeansResumePoint> load_kmeans_progress();

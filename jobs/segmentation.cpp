@@ -87,16 +87,19 @@ CustomerSegments segment_customers(const engine::Communicator& comm, const JobCo
                                  config.config_path, n, config.kmeans.k_last));
   }
   CustomerSegments segments;
-  if (auto pca = checkpoints.load_pca()) {
-    segments.pca = std::move(*pca);
+  if (auto model = checkpoints.load_pca()) {
+    segments.pca.model = std::move(*model);
   } else {
     {
       auto phase = timers.phase("pca");
       segments.pca.model =
           pca::fit_pca(comm, view, {.components = config.pca.components, .standardize = true, .blocking = {}}, timers);
-      segments.pca.projection = pca::project(view, segments.pca.model);
     }
-    checkpoints.save_pca(segments.pca);
+    checkpoints.save_pca(segments.pca.model);
+  }
+  {
+    auto phase = timers.phase("pca projection");
+    segments.pca.projection = pca::project(view, segments.pca.model);
   }
   double explained = 0;
   for (const double ratio : segments.pca.model.explained_variance_ratio) explained += ratio;

@@ -41,8 +41,13 @@ struct SegmentProfiles {
   std::vector<double> mean_standardized;        ///< k × features: the same in standardized units
 };
 
+struct CustomerPca {
+  pca::PcaModel model;
+  std::vector<double> projection;  ///< local customers × components, row-major
+};
+
 struct CustomerSegments {
-  CustomerPca pca;        ///< projection: local customers × components, row-major
+  CustomerPca pca;
   KmeansFitResult kmeans;  ///< labels: one per local customer
   SegmentProfiles profiles;
 };

@@ -33,7 +33,7 @@ STAGES = {
     "ingest": ("customers", "items", "identity", "read_orders"),
     "joins": ("join_items", "join_identity"),
     "features": ("features", "baskets", "baskets_parse"),
-    "pca": ("pca", "pca moments", "pca local qr", "pca tree + svd"),
+    "pca": ("pca", "pca moments", "pca local qr", "pca tree + svd", "pca projection"),
     "kmeans": ("init", "assign", "update", "inertia", "quality", "profiles"),
     "itemsets": ("fim_item_counts", "fim_shard_exchange", "fim_mine", "fim_canonical_order"),
     "rules": ("rules_directory", "rules_generate", "rules_order", "rules_items"),

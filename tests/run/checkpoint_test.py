@@ -170,7 +170,7 @@ def main():
         with h5py.File(os.path.join(tmp, "full", "2-pca.h5")) as h5:
             check(h5.attrs["complete"] == 1 and h5.attrs["stage"] == b"pca" and h5.attrs["ranks"] == 2
                   and b"pca = components" in h5.attrs["fingerprint"]
-                  and all("checksum" in h5[name].attrs for name in ("pca/components", "pca/projection")),
+                  and all("checksum" in h5[name].attrs for name in ("pca/components", "pca/mean")),
                   "2-pca.h5 lacks its attributes (complete, stage, ranks, fingerprint, checksums)")
         done = run(3, "resumed-all", "full")
         check(done.returncode == 0 and done.stderr.count("checkpoints: resumed") == 5,
@@ -213,7 +213,7 @@ def main():
         # 4. A corrupt PCA checkpoint and a truncated integration checkpoint: reported, recomputed.
         corrupt = os.path.join(tmp, "corrupt")
         shutil.copytree(os.path.join(tmp, "full"), corrupt)
-        flip_bytes_in_dataset(os.path.join(corrupt, "2-pca.h5"), "pca/projection")
+        flip_bytes_in_dataset(os.path.join(corrupt, "2-pca.h5"), "pca/components")
         done = run(3, "after-corrupt", "corrupt")  # PCA recomputed on another rank count: still the same bits
         check(done.returncode == 0 and "2-pca.h5" in done.stderr and "does not match its checksum" in done.stderr
               and "resumed integrate" in done.stderr and "resumed pca" not in done.stderr,
