@@ -140,6 +140,40 @@ std::string profiles_csv_text(const SegmentProfiles& profiles, const std::vector
   return text;
 }
 
+/// The profile columns users ask for first, as datasets of their own: mean recency, frequency and
+/// monetary value, the channel mix (k × channels, with the channel names) and the top categories
+/// ("a;b;c" per segment). Rank 0's values; every rank calls.
+void write_segment_summaries(io::File& file, const SegmentProfiles& profiles, const ProfileColumns& columns) {
+  const auto column_means = [&](std::size_t column) {
+    std::vector<double> means;
+    for (std::uint64_t segment = 0; segment < profiles.k; ++segment) {
+      means.push_back(profiles.mean[segment * profiles.features + column]);
+    }
+    return means;
+  };
+  const std::pair<const char*, std::size_t> rfm[] = {
+      {"/segments/mean_recency_days", columns.recency}, {"/segments/mean_frequency", columns.frequency},
+      {"/segments/mean_monetary", columns.monetary}};
+  for (const auto& [name, column] : rfm) {
+    if (column != std::string::npos) file.write_root_vector(name, column_means(column));
+  }
+  if (!columns.channels.empty()) {
+    std::vector<double> mix;
+    std::vector<std::string> channels;
+    for (std::uint64_t segment = 0; segment < profiles.k; ++segment) {
+      for (const auto& [channel, column] : columns.channels) mix.push_back(profiles.mean[segment * profiles.features + column]);
+    }
+    for (const auto& [channel, column] : columns.channels) channels.push_back(channel);
+    file.write_root_matrix("/segments/channel_mix", mix, columns.channels.size());
+    file.write_root_strings("/segments/channels", channels);
+  }
+  std::vector<std::string> top;
+  for (std::uint64_t segment = 0; segment < profiles.k; ++segment) {
+    top.push_back(fmt::format("{}", fmt::join(top_categories(profiles, columns, segment), ";")));
+  }
+  file.write_root_strings("/segments/top_categories", top);
+}
+
 struct RunMetadata {
   std::string config_text;
   std::string started;
@@ -167,6 +201,7 @@ void write_segmentation_h5(const engine::Communicator& comm, const std::filesyst
     file.write_root_matrix("/segments/centroid", profiles.mean, d);
     file.write_root_matrix("/segments/centroid_standardized", profiles.mean_standardized, d);
     file.write_root_strings("/segments/feature_names", integration.feature_names);
+    write_segment_summaries(file, profiles, profile_columns(integration.feature_names));
     file.write_string_attribute("/segments", "centroid",
                                 "mean feature values of the segment's customers, original units");
     file.write_string_attribute("/segments", "centroid_standardized",

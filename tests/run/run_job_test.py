@@ -104,6 +104,24 @@ def check_profiles(h5, features):
               f"profile means of segment {j} differ from NumPy's")
         check(np.allclose(h5["/segments/centroid_standardized"][j], (expected - mean) / scale, rtol=1e-9, atol=1e-12),
               f"standardized profile of segment {j} differs")
+    # The summary datasets: RFM means, channel mix and top categories, from NumPy's means.
+    names = [n.decode() for n in h5["/segments/feature_names"][:]]
+    member_means = np.array([features[labels == j].mean(axis=0) if np.any(labels == j) else np.zeros(features.shape[1])
+                             for j in range(k)])
+    for dataset, feature in (("mean_recency_days", "recency_days"), ("mean_frequency", "frequency"),
+                             ("mean_monetary", "monetary")):
+        check(np.allclose(h5[f"/segments/{dataset}"][:], member_means[:, names.index(feature)], rtol=1e-12),
+              f"/segments/{dataset} differs from NumPy's per-segment means of {feature}")
+    channels = [c.decode() for c in h5["/segments/channels"][:]]
+    check(channels == [n[len("share_"):] for n in names if n.startswith("share_")], "/segments/channels is wrong")
+    expected_mix = member_means[:, [names.index("share_" + c) for c in channels]]
+    check(np.allclose(h5["/segments/channel_mix"][:], expected_mix, rtol=1e-12), "/segments/channel_mix differs")
+    categories = [n for n in names if n.startswith("cat_")]
+    for j in range(k):
+        shares = [(member_means[j, names.index(c)], -i, c[len("cat_"):]) for i, c in enumerate(categories)]
+        expected_top = [name for share, _, name in sorted(shares, reverse=True) if share > 0][:3]
+        got = h5["/segments/top_categories"][j].decode()
+        check(got == ";".join(expected_top), f"top categories of segment {j}: {got!r}, expected {expected_top}")
 
 
 def read_baskets(path):
