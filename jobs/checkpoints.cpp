@@ -324,8 +324,8 @@ void JobCheckpoints::save(std::string_view stage, const fs::path& path, std::uin
 
 engine::RowRange JobCheckpoints::customer_rows_for(const std::vector<std::uint64_t>& rows_per_rank) const {
   if (rows_per_rank.size() == static_cast<std::size_t>(comm_->size())) {
-    // The same number of ranks: the split of the run that wrote it, so sums over local rows (the
-    // TSQR leaves) see what they saw then.
+    // The same number of ranks: the split of the run that wrote it, so that a resumed run holds
+    // the rows an uninterrupted one would (every stage gives the same bits for any split anyway).
     std::uint64_t begin = 0;
     for (int r = 0; r < comm_->rank(); ++r) begin += rows_per_rank[static_cast<std::size_t>(r)];
     return {begin, begin + rows_per_rank[static_cast<std::size_t>(comm_->rank())]};

@@ -19,8 +19,8 @@
 // another format or of another job is reported (a warning naming the file and what is wrong) and
 // ends it too, so the stage is recomputed from the previous one. A stale progress file falls back
 // to the one before. Per-customer data is read back in the split it was written in when the rank
-// count is the same, else re-sharded in blocks; other row data is always read in blocks (the
-// stages that use it give the same result for any split).
+// count is the same, else re-sharded in blocks; other row data is always read in blocks. Every
+// stage gives the same bits for any split, so a resumed job ends as an uninterrupted one would.
 // Does not own: running the stages (jobs/segmentation.cpp, jobs/run_command.cpp), the algorithms'
 // resumable state (kmeans::LloydSnapshot, KmeansFitState).
 #pragma once
