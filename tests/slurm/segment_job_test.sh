@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # slurm/segment.sbatch on a real single-node Slurm (slurm/local-cluster.sh): the segmentation job on
 # generated demo data is preempted in the middle of K-means with `scancel --signal=USR1 --batch`,
-# checkpoints, exits 75, requeues itself, resumes from the checkpoints on its second run, and ends
-# with every dataset of segmentation.h5 and every CSV output equal, bit for bit, to an
-# uninterrupted run's (mpiexec, same rank count).
+# checkpoints, exits 75, requeues itself (scontrol requeue: the cluster's RequeueExit is set to
+# another code), resumes from the checkpoints on its second run, and ends with every dataset of
+# segmentation.h5 and every CSV output equal, bit for bit, to an uninterrupted run's (mpiexec, same
+# rank count). A job that fails plainly (a bad configuration, exit 3) ends FAILED, not requeued.
 #
 # Usage: tests/slurm/segment_job_test.sh BUILD_DIR MPIEXEC...   (MPIEXEC: the launcher without -n)
 # Exit 0: passed; 1: failed (with the job's log); 77: skipped (no Slurm/munge, not root).
@@ -50,7 +51,9 @@ job_field() { scontrol -o show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$
   >/dev/null 2>"$work/reference.log" || fail "the uninterrupted run failed: $(tail -5 "$work/reference.log")"
 
 mkdir -p "$work/cluster"
-"$cluster" start "$work/cluster" >/dev/null || fail "slurm/local-cluster.sh start failed"
+# RequeueExit set to a code omniseg never uses: the requeue must come from segment.sbatch itself
+# (scontrol requeue), as on a site whose slurm.conf has no RequeueExit.
+OMNISEG_REQUEUE_EXIT=99 "$cluster" start "$work/cluster" >/dev/null || fail "slurm/local-cluster.sh start failed"
 # shellcheck source=/dev/null
 source "$work/cluster/env.sh"
 
@@ -80,6 +83,22 @@ grep -q 'stopped by SIGUSR1 after K-means iteration' "$work/job.out" || fail "th
 grep -q 'requeueing job' "$work/job.out" || fail "the script did not requeue on exit code 75"
 grep -q 'resumed kmeans progress' "$work/job.out" || fail "the second run did not resume K-means from its progress checkpoint"
 say "preempted, requeued, resumed: job $job COMPLETED after 1 restart"
+
+# A plain failure (a bad configuration: exit code 3) is not requeued.
+sed 's/^k = .*/k = 0/' "$work/data/job.toml" >"$work/data/bad.toml"
+grep -q '^k = 0$' "$work/data/bad.toml" || fail "could not write a bad configuration"
+bad=$(sbatch --parsable -N1 -n2 -t 2 -o "$work/bad.out" "$repo/slurm/segment.sbatch" "$work/data/bad.toml" "$work/bad-out") ||
+  fail "sbatch of the failing job failed"
+bad_deadline=$((SECONDS + 60))
+while ((SECONDS < bad_deadline)); do
+  state=$(job_field "$bad" JobState)
+  [[ "$state" == COMPLETED || "$state" == FAILED || "$state" == CANCELLED ]] && break
+  sleep 0.3
+done
+[[ "$(job_field "$bad" JobState)" == FAILED && "$(job_field "$bad" Restarts)" == 0 && "$(job_field "$bad" ExitCode)" == 3:0 ]] ||
+  fail "the failing job ended $(job_field "$bad" JobState), exit $(job_field "$bad" ExitCode), restarts $(job_field "$bad" Restarts) (want FAILED, 3:0, 0)"
+grep -q "kmeans.k" "$work/bad.out" || fail "the failing job's log does not name the bad key"
+say "a failing job (exit 3) ended FAILED without a requeue"
 
 /usr/bin/python3 - "$work/reference" "$work/out" <<'EOF' || fail "the resumed job's results differ from the uninterrupted run's"
 import sys, h5py
