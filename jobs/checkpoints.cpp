@@ -178,25 +178,42 @@ std::optional<KmeansFit> read_optional_fit(const io::File& file, const std::stri
   return read_fit(file, group, customers);
 }
 
-/// Stages in order; a stage's fingerprint is the job's fingerprint lines of it and the stages before
-/// it, so that changing, say, the rule thresholds keeps the checkpoints of integration to itemsets.
-constexpr std::array<std::string_view, 5> stage_order{"integrate", "pca", "kmeans", "itemsets", "rules"};
+/// The stages form a small tree: integration feeds two chains, the baskets' (itemsets → rules) and
+/// the customers' (PCA → K-means). A stage's fingerprint holds the job's fingerprint lines of the
+/// integration (version, inputs, features) and of the stages on its own chain up to itself, so that
+/// changing the rule thresholds keeps PCA and K-means, and changing k keeps the itemsets.
+struct StagePlace {
+  std::string_view stage;
+  JobCheckpoints::Chain chain;
+  int position;  ///< along its chain; the integration is 0
+};
+constexpr std::array<StagePlace, 6> stage_places{{
+    {"integrate", JobCheckpoints::Chain::integration, 0},
+    {"itemsets", JobCheckpoints::Chain::baskets, 1},
+    {"rules", JobCheckpoints::Chain::baskets, 2},
+    {"pca", JobCheckpoints::Chain::customers, 1},
+    {"kmeans", JobCheckpoints::Chain::customers, 2},
+    {"kmeans progress", JobCheckpoints::Chain::customers, 2},
+}};
 
-std::size_t stage_index(std::string_view stage) {
-  if (stage == "kmeans progress") stage = "kmeans";
-  return static_cast<std::size_t>(std::find(stage_order.begin(), stage_order.end(), stage) - stage_order.begin());
+const StagePlace& place_of(std::string_view stage) {
+  for (const auto& place : stage_places) {
+    if (place.stage == stage) return place;
+  }
+  throw std::logic_error("checkpoints: unknown stage " + std::string(stage));
 }
 
 std::string stage_fingerprint(const std::string& job_fingerprint, std::string_view stage) {
-  const std::size_t last = stage_index(stage);
+  const StagePlace& target = place_of(stage);
   std::istringstream lines(job_fingerprint);
   std::string kept;
   for (std::string line; std::getline(lines, line);) {
-    std::size_t owner = 0;  // inputs, features and the version: integration
-    for (std::size_t i = 1; i < stage_order.size(); ++i) {
-      if (line.starts_with(fmt::format("{} = ", stage_order[i]))) owner = i;
+    const StagePlace* owner = &stage_places[0];  // inputs, features and the version: integration
+    for (const auto& place : stage_places) {
+      if (line.starts_with(fmt::format("{} = ", place.stage))) owner = &place;
     }
-    if (owner <= last) kept += line + "\n";
+    const bool upstream = owner->position == 0 || (owner->chain == target.chain && owner->position <= target.position);
+    if (upstream) kept += line + "\n";
   }
   return kept;
 }
@@ -248,6 +265,12 @@ std::string job_fingerprint(const engine::Communicator& comm, const JobConfig& c
   return text;
 }
 
+bool JobCheckpoints::resuming(Chain chain) const {
+  return resuming_[static_cast<std::size_t>(Chain::integration)] && resuming_[static_cast<std::size_t>(chain)];
+}
+
+void JobCheckpoints::stop_resuming(Chain chain) { resuming_[static_cast<std::size_t>(chain)] = false; }
+
 JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig& config, engine::PhaseTimers& timers)
     : comm_(&comm),
       timers_(&timers),
@@ -267,10 +290,10 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
 template <class Load>
 auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&& load, bool ends_prefix,
                              std::string_view what) -> std::optional<decltype(load(std::declval<const io::File&>()))> {
-  if (!enabled() || !resuming_) return std::nullopt;
+  if (!enabled() || !resuming(place_of(stage).chain)) return std::nullopt;
   if (what.empty()) what = stage;
   if (!exists_on_root(*comm_, path)) {
-    if (ends_prefix) resuming_ = false;
+    if (ends_prefix) stop_resuming(place_of(stage).chain);
     return std::nullopt;
   }
   auto phase = timers_->phase("checkpoint read");
@@ -298,7 +321,7 @@ auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&
   } catch (const CollectiveError& e) {
     spdlog::warn("checkpoints: cannot use {}: {}; {}", path.string(), e.what(),
                  ends_prefix ? fmt::format("computing {} again", what) : std::string("trying an older one"));
-    if (ends_prefix) resuming_ = false;
+    if (ends_prefix) stop_resuming(place_of(stage).chain);
     return std::nullopt;
   }
 }
@@ -352,24 +375,11 @@ std::optional<IntegrationResult> JobCheckpoints::load_integration() {
   });
 }
 
-std::optional<io::TransactionCsr> JobCheckpoints::load_baskets() {
-  if (!enabled()) return std::nullopt;
-  const bool was_resuming = std::exchange(resuming_, true);  // the integration was loaded: read on
-  auto baskets = attempt("integrate", directory_ / "1-integrate.h5", [&](const io::File& file) {
-    const std::uint64_t count = file.dataset_info("/baskets/lengths").rows();
-    auto rows = io::read_verified_ragged(file, "/baskets",
-                                         engine::BlockDistribution(count, comm_->size()).range(comm_->rank()));
-    return io::TransactionCsr{.offsets = std::move(rows.offsets), .items = std::move(rows.items)};
-  }, true, "baskets");
-  resuming_ = was_resuming;
-  return baskets;
-}
-
-void JobCheckpoints::save_integration(const IntegrationResult& integration, const io::TransactionCsr& baskets) {
+void JobCheckpoints::save_integration(const IntegrationResult& integration) {
   const std::uint64_t local = integration.features.customer_ids.size();
   const std::uint64_t first = comm_->exclusive_prefix_sum(local);
   customer_rows_ = {first, first + local};
-  resuming_ = false;
+  stop_resuming(Chain::integration);
   if (!enabled()) return;
   const std::vector<std::uint64_t> rows_per_rank = comm_->allgather(local);
   save("integrate", directory_ / "1-integrate.h5", 0, [&](io::File& file) {
@@ -381,14 +391,13 @@ void JobCheckpoints::save_integration(const IntegrationResult& integration, cons
     io::write_verified_rows(file, "/customers/features", integration.features.matrix,
                             std::max<std::uint64_t>(1, integration.feature_names.size()));
     io::write_verified_rows(file, "/rejects", reject_rows(integration.rejects), reject_columns);
-    io::write_verified_ragged(file, "/baskets", baskets.offsets, baskets.items);
   });
 }
 
 // ---- PCA ----------------------------------------------------------------------------------------------
 
 std::optional<pca::PcaModel> JobCheckpoints::load_pca() {
-  return attempt("pca", directory_ / "2-pca.h5", [&](const io::File& file) {
+  return attempt("pca", directory_ / "4-pca.h5", [&](const io::File& file) {
     pca::PcaModel model;
     const auto shape = io::read_verified_whole<std::uint64_t>(file, "/pca/shape");
     model.rows = shape.at(0);
@@ -406,9 +415,9 @@ std::optional<pca::PcaModel> JobCheckpoints::load_pca() {
 }
 
 void JobCheckpoints::save_pca(const pca::PcaModel& model) {
-  resuming_ = false;
+  stop_resuming(Chain::customers);
   if (!enabled()) return;
-  save("pca", directory_ / "2-pca.h5", 0, [&](io::File& file) {
+  save("pca", directory_ / "4-pca.h5", 0, [&](io::File& file) {
     const std::vector<std::uint64_t> shape{model.rows, model.columns};
     const std::vector<double> total{model.total_variance};
     io::write_verified_root(file, "/pca/shape", shape);
@@ -451,7 +460,7 @@ std::vector<fs::path> JobCheckpoints::progress_files() const {
 }
 
 std::optional<KmeansResumePoint> JobCheckpoints::load_kmeans_progress() {
-  if (!enabled() || !resuming_) return std::nullopt;
+  if (!enabled() || !resuming(Chain::customers)) return std::nullopt;
   const auto files = progress_files();
   for (auto file = files.rbegin(); file != files.rend(); ++file) {
     auto point = attempt("kmeans progress", *file, [&](const io::File& in) {
@@ -482,7 +491,7 @@ std::optional<KmeansResumePoint> JobCheckpoints::load_kmeans_progress() {
     }, false);
     if (point) return point;
   }
-  resuming_ = false;
+  stop_resuming(Chain::customers);
   return std::nullopt;
 }
 
@@ -521,7 +530,7 @@ void JobCheckpoints::save_kmeans_progress(const KmeansFitState& state, const kme
 }
 
 std::optional<KmeansFitResult> JobCheckpoints::load_kmeans() {
-  return attempt("kmeans", directory_ / "3-kmeans.h5", [&](const io::File& file) {
+  return attempt("kmeans", directory_ / "5-kmeans.h5", [&](const io::File& file) {
     KmeansFitResult fit;
     fit.chosen = read_fit(file, "/chosen", customer_rows_);
     read_sweep(file, fit.sweep, fit.sweep_iterations);
@@ -531,9 +540,9 @@ std::optional<KmeansFitResult> JobCheckpoints::load_kmeans() {
 }
 
 void JobCheckpoints::save_kmeans(const KmeansFitResult& fit) {
-  resuming_ = false;
+  stop_resuming(Chain::customers);
   if (!enabled()) return;
-  save("kmeans", directory_ / "3-kmeans.h5", fit.total_iterations, [&](io::File& file) {
+  save("kmeans", directory_ / "5-kmeans.h5", fit.total_iterations, [&](io::File& file) {
     write_fit(file, "/chosen", fit.chosen);
     write_sweep(file, fit.sweep, fit.sweep_iterations);
     const std::vector<std::uint64_t> total{fit.total_iterations};
@@ -549,7 +558,7 @@ void JobCheckpoints::save_kmeans(const KmeansFitResult& fit) {
 // ---- itemsets and rules -----------------------------------------------------------------------------------
 
 std::optional<fim::FrequentItemsets> JobCheckpoints::load_itemsets() {
-  return attempt("itemsets", directory_ / "4-itemsets.h5", [&](const io::File& file) {
+  return attempt("itemsets", directory_ / "2-itemsets.h5", [&](const io::File& file) {
     fim::FrequentItemsets itemsets;
     const auto counts = io::read_verified_whole<std::uint64_t>(file, "/counts");
     itemsets.total = counts.at(0);
@@ -569,9 +578,9 @@ std::optional<fim::FrequentItemsets> JobCheckpoints::load_itemsets() {
 }
 
 void JobCheckpoints::save_itemsets(const fim::FrequentItemsets& itemsets) {
-  resuming_ = false;
+  stop_resuming(Chain::baskets);
   if (!enabled()) return;
-  save("itemsets", directory_ / "4-itemsets.h5", 0, [&](io::File& file) {
+  save("itemsets", directory_ / "2-itemsets.h5", 0, [&](io::File& file) {
     const std::vector<std::uint64_t> counts{itemsets.total, itemsets.transactions, itemsets.frequent_items,
                                             itemsets.groups, itemsets.shard_items_sent};
     io::write_verified_root(file, "/counts", counts);
@@ -582,7 +591,7 @@ void JobCheckpoints::save_itemsets(const fim::FrequentItemsets& itemsets) {
 }
 
 std::optional<rules::AssociationRules> JobCheckpoints::load_rules() {
-  return attempt("rules", directory_ / "5-rules.h5", [&](const io::File& file) {
+  return attempt("rules", directory_ / "3-rules.h5", [&](const io::File& file) {
     rules::AssociationRules found;
     const auto counts = io::read_verified_whole<std::uint64_t>(file, "/counts");
     found.total = counts.at(0);
@@ -605,9 +614,9 @@ std::optional<rules::AssociationRules> JobCheckpoints::load_rules() {
 }
 
 void JobCheckpoints::save_rules(const rules::AssociationRules& found) {
-  resuming_ = false;
+  stop_resuming(Chain::baskets);
   if (!enabled()) return;
-  save("rules", directory_ / "5-rules.h5", 0, [&](io::File& file) {
+  save("rules", directory_ / "3-rules.h5", 0, [&](io::File& file) {
     const std::vector<std::uint64_t> counts{found.total, found.candidates, found.confident, found.lookup_rounds};
     io::write_verified_root(file, "/counts", counts);
     io::write_verified_ragged(file, "/antecedents", found.antecedents.offsets, found.antecedents.items);

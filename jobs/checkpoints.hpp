@@ -1,30 +1,32 @@
 // jobs/checkpoints.hpp — the segmentation job's checkpoints: one HDF5 file per finished stage, K-means
 // progress every N iterations, and resuming from them.
 //
-// Owns: what each checkpoint file holds and when it can be trusted. Files, in stage order, in the
-// checkpoint directory:
-//   1-integrate.h5  features, feature names, baskets, rejects, accounting (integration is one
-//                   restartable unit: its joins and shuffles hold no state worth saving halfway)
-//   2-pca.h5        the PCA model (projections are recomputed from it and the features)
+// Owns: what each checkpoint file holds and when it can be trusted. Files in the checkpoint
+// directory, numbered in the order a resume loads them:
+//   1-integrate.h5  features, feature names, the customers' split, rejects, accounting (integration
+//                   is one restartable unit: its joins and shuffles hold no state worth saving
+//                   halfway); written after 2 and 3, so that it need not hold the baskets
+//   2-itemsets.h5   the frequent itemsets of the baskets
+//   3-rules.h5      the association rules
+//   4-pca.h5        the PCA model (projections are recomputed from it and the features)
 //   kmeans-progress-NNNNNNNNN.h5  the K-means loop after global Lloyd iteration N (the last two kept)
-//   3-kmeans.h5     the K-means fit (chosen labels and centroids, the k sweep)
-//   4-itemsets.h5   the frequent itemsets
-//   5-rules.h5      the association rules
+//   5-kmeans.h5     the K-means fit (chosen labels and centroids, the k sweep)
 // Each is written collectively (each rank its own rows) and atomically (io::write_file_atomically:
 // temporary name, `complete`, rename), with root attributes `format`, `stage`, `fingerprint` (the
-// lines of job_fingerprint that decide this stage's result: those of the inputs, the features and
-// every stage up to this one), `ranks`, `iteration` and a
-// checksum on every dataset (io/verified_datasets.hpp). Resuming loads the longest prefix of valid
-// stages: a file that is missing ends the prefix; one that is incomplete, corrupt, truncated, of
-// another format or of another job is reported (a warning naming the file and what is wrong) and
-// ends it too, so the stage is recomputed from the previous one. A stale progress file falls back
-// to the one before. Per-customer data is read back in the split it was written in when the rank
-// count is the same, else re-sharded in blocks; other row data is always read in blocks. Every
-// stage gives the same bits for any split, so a resumed job ends as an uninterrupted one would.
+// lines of job_fingerprint that decide this stage's result: those of the inputs and features and of
+// the stages of its chain up to it), `ranks`, `iteration`, and a checksum on every dataset
+// (io/verified_datasets.hpp). Resuming loads, along each chain (see Chain), the longest prefix of
+// valid stages: a missing file ends it; one that is incomplete, corrupt, truncated, of another
+// format or of other settings is reported (a warning naming the file and what is wrong) and ends it
+// too, so that stage is recomputed from the previous one. A damaged progress file falls back to the
+// one before. Per-customer data is read back in the split it was written in when the rank count is
+// the same, else re-sharded in blocks; other row data always in blocks. Every stage gives the same
+// bits for any split, so a resumed job ends as an uninterrupted one would.
 // Does not own: running the stages (jobs/segmentation.cpp, jobs/run_command.cpp), the algorithms'
 // resumable state (kmeans::LloydSnapshot, KmeansFitState).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -38,7 +40,6 @@
 #include "engine/block_distribution.hpp"
 #include "engine/communicator.hpp"
 #include "engine/phase_timers.hpp"
-#include "io/fimi_reader.hpp"
 #include "jobs/integrate_pipeline.hpp"
 #include "jobs/job_config.hpp"
 #include "jobs/kmeans_fit.hpp"
@@ -55,6 +56,10 @@ namespace omniseg::jobs {
 /// return nothing and saves do nothing.
 class JobCheckpoints {
  public:
+  /// The integration feeds two independent chains of stages: baskets (itemsets, rules) and
+  /// customers (PCA, K-means).
+  enum class Chain : std::uint8_t { integration, baskets, customers };
+
   /// Creates the directory (rank 0) when one is configured.
   JobCheckpoints(const engine::Communicator& comm, const JobConfig& config, engine::PhaseTimers& timers);
 
@@ -70,17 +75,15 @@ class JobCheckpoints {
   /// The integration's result without its baskets (IntegrationResult::baskets stays empty); fixes
   /// the split of the customers that later per-customer loads use.
   [[nodiscard]] std::optional<IntegrationResult> load_integration();
-  /// The baskets saved with the integration, re-sharded in blocks; nothing when they cannot be read
-  /// (reported), so the caller integrates again.
-  [[nodiscard]] std::optional<io::TransactionCsr> load_baskets();
-  void save_integration(const IntegrationResult& integration, const io::TransactionCsr& baskets);
+  /// Call after the itemsets and rules (they are the baskets' only use).
+  void save_integration(const IntegrationResult& integration);
 
   /// The model only: the projections are recomputed from it (one small GEMM per row block, the same
   /// bits on any split), which costs far less than writing and reading them.
   [[nodiscard]] std::optional<pca::PcaModel> load_pca();
   void save_pca(const pca::PcaModel& model);
 
-  /// The newest usable progress file, or nothing (also when 3-kmeans.h5 was loaded or not reached).
+  /// The newest usable progress file, or nothing (also when the chain ended before K-means).
   [[nodiscard]] std::optional<KmeansResumePoint> load_kmeans_progress();
   /// Writes kmeans-progress-N.h5 (N: Lloyd iterations of the whole fit so far) and keeps the
   /// newest two such files.
@@ -116,7 +119,11 @@ class JobCheckpoints {
   std::filesystem::path directory_;
   std::uint64_t kmeans_interval_ = 10;
   std::string fingerprint_;
-  bool resuming_ = true;
+  /// Whether resuming may go on along a chain: an unusable checkpoint ends its chain (and the
+  /// integration's ends both), so later stages of that chain are computed again.
+  [[nodiscard]] bool resuming(Chain chain) const;
+  void stop_resuming(Chain chain);
+  std::array<bool, 3> resuming_{true, true, true};
   engine::RowRange customer_rows_;  ///< set by load_integration / save_integration
   std::vector<std::string> loaded_, written_;
 };

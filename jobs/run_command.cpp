@@ -315,7 +315,9 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
             : std::string("no checkpoint directory, so a rerun starts over")));
   };
 
-  // Integration is one restartable unit: its checkpoint holds what it hands on, baskets included.
+  // Integration is one restartable unit. Its baskets are mined right away, while they are in
+  // memory, and the integration checkpoint is written after the itemsets and rules: it then need not
+  // hold the baskets (a third of its bytes), and the baskets' memory is free before PCA.
   IntegrationResult integration;
   std::optional<io::TransactionCsr> baskets;
   const auto integrate_now = [&] {
@@ -325,24 +327,22 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
     fresh.baskets.text = {};
     return fresh;
   };
-  if (auto loaded = checkpoints.load_integration()) {
-    integration = std::move(*loaded);
-  } else {
-    integration = integrate_now();
-    checkpoints.save_integration(integration, *baskets);
-  }
+  auto loaded = checkpoints.load_integration();
+  const bool integrated_now = !loaded;
+  integration = integrated_now ? integrate_now() : std::move(*loaded);
   if (comm.is_root()) log_accounting(integration);
-  stop_check("integration");
+  const BasketSource basket_source = [&] {
+    // Only when the itemsets checkpoint is unusable after the integration's loaded: integrate again.
+    if (!baskets) static_cast<void>(integrate_now());
+    return std::move(*std::exchange(baskets, std::nullopt));
+  };
+  const BasketRules found = mine_basket_rules(comm, config, basket_source, integration.baskets_total, timers, checkpoints);
+  baskets.reset();
+  if (integrated_now) checkpoints.save_integration(integration);
+  stop_check("integration, itemsets and rules");
 
   const CustomerSegments segments = segment_customers(comm, config, integration.features,
                                                       integration.feature_names.size(), timers, checkpoints, stop_check);
-  const BasketSource basket_source = [&] {
-    if (!baskets) baskets = checkpoints.load_baskets();
-    if (!baskets) (void)integrate_now();  // the checkpoint's baskets were unusable (reported)
-    return std::move(*std::exchange(baskets, std::nullopt));
-  };
-  const BasketRules found =
-      mine_basket_rules(comm, config, basket_source, integration.baskets_total, timers, checkpoints, stop_check);
 
   const ProfileColumns columns = profile_columns(integration.feature_names);
   {

@@ -154,8 +154,7 @@ SegmentProfiles profile_segments(const engine::Communicator& comm, const linalg:
 }
 
 BasketRules mine_basket_rules(const engine::Communicator& comm, const JobConfig& config, const BasketSource& baskets,
-                              std::uint64_t basket_total, engine::PhaseTimers& timers, JobCheckpoints& checkpoints,
-                              const StopCheck& stop_check) {
+                              std::uint64_t basket_total, engine::PhaseTimers& timers, JobCheckpoints& checkpoints) {
   BasketRules found;
   found.min_support = absolute_min_support(config.itemsets.min_support, basket_total,
                                            fmt::format("the baskets ({}: itemsets.min_support)", config.config_path));
@@ -170,7 +169,6 @@ BasketRules mine_basket_rules(const engine::Communicator& comm, const JobConfig&
   }
   spdlog::info("segment: {} frequent itemsets in {} baskets (support >= {} baskets)", found.itemsets.total,
                basket_total, found.min_support);
-  stop_check("itemsets");
   found.rule_options = {.min_confidence = config.rules.min_confidence, .min_lift = config.rules.min_lift,
                         .top = config.rules.top};
   if (auto rules = checkpoints.load_rules()) {

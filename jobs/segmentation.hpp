@@ -86,10 +86,10 @@ struct BasketRules {
 
 /// Collective: the baskets' frequent itemsets (phases of PFP) and rules (phases of the rules), each
 /// from its checkpoint when it has one. `baskets` gives this rank's baskets (items ascending without
-/// duplicates), `basket_total` is their number over all ranks.
+/// duplicates), `basket_total` is their number over all ranks. No safe point inside: the caller
+/// checkpoints the integration after it.
 [[nodiscard]] BasketRules mine_basket_rules(const engine::Communicator& comm, const JobConfig& config,
                                             const BasketSource& baskets, std::uint64_t basket_total,
-                                            engine::PhaseTimers& timers, JobCheckpoints& checkpoints,
-                                            const StopCheck& stop_check);
+                                            engine::PhaseTimers& timers, JobCheckpoints& checkpoints);
 
 }  // namespace omniseg::jobs
