@@ -40,10 +40,6 @@ inline constexpr std::string_view checksum_attribute_name = "checksum";
 void verify_checksum(const File& file, std::string_view dataset_path, std::uint64_t computed);
 
 namespace detail {
-template <class T>
-std::span<const std::byte> bytes_of(std::span<const T> values) {
-  return std::as_bytes(values);
-}
 /// Every rank's local checksum summed over the file's communicator.
 [[nodiscard]] std::uint64_t global_checksum(const File& file, std::uint64_t local);
 }  // namespace detail
@@ -56,7 +52,7 @@ void write_verified_rows(File& file, std::string_view dataset_path, const R& loc
   const std::span<const T> values(std::ranges::data(local_values), std::ranges::size(local_values));
   const WriteReport report = columns == 1 ? file.write_vector_rows(dataset_path, values)
                                           : file.write_matrix_rows(dataset_path, values, columns);
-  const std::uint64_t local = local_row_checksum(detail::bytes_of(values), columns * sizeof(T), report.first_row);
+  const std::uint64_t local = local_row_checksum(std::as_bytes(values), columns * sizeof(T), report.first_row);
   file.write_string_attribute(dataset_path, checksum_attribute_name,
                               checksum_text(detail::global_checksum(file, local)));
 }
@@ -83,7 +79,7 @@ template <Hdf5Number T>
   std::vector<T> values = info.rank() == 2 ? file.read_matrix_rows<T>(dataset_path, rows)
                                            : file.read_vector_rows<T>(dataset_path, rows);
   const std::uint64_t local =
-      local_row_checksum(detail::bytes_of(std::span<const T>(values)), info.columns() * sizeof(T), rows.begin);
+      local_row_checksum(std::as_bytes(std::span<const T>(values)), info.columns() * sizeof(T), rows.begin);
   verify_checksum(file, dataset_path, detail::global_checksum(file, local));
   return values;
 }
@@ -94,7 +90,7 @@ template <Hdf5Number T>
   const DatasetInfo info = file.dataset_info(dataset_path);
   std::vector<T> values = info.rank() == 2 ? file.read_matrix<T>(dataset_path) : file.read_vector<T>(dataset_path);
   verify_checksum(file, dataset_path,
-                  local_row_checksum(detail::bytes_of(std::span<const T>(values)), info.columns() * sizeof(T), 0));
+                  local_row_checksum(std::as_bytes(std::span<const T>(values)), info.columns() * sizeof(T), 0));
   return values;
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -12,6 +14,7 @@
 
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
+#include "engine/serialized.hpp"
 #include "engine/wall_clock.hpp"
 #include "io/verified_datasets.hpp"
 #include "jobs/version.hpp"
@@ -288,10 +291,9 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
 }
 
 template <class Load>
-auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&& load, bool ends_prefix,
-                             std::string_view what) -> std::optional<decltype(load(std::declval<const io::File&>()))> {
+auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&& load, bool ends_prefix)
+    -> std::optional<decltype(load(std::declval<const io::File&>()))> {
   if (!enabled() || !resuming(place_of(stage).chain)) return std::nullopt;
-  if (what.empty()) what = stage;
   if (!exists_on_root(*comm_, path)) {
     if (ends_prefix) stop_resuming(place_of(stage).chain);
     return std::nullopt;
@@ -315,12 +317,12 @@ auto JobCheckpoints::attempt(std::string_view stage, const fs::path& path, Load&
       return load(file);
     });
     file.close();
-    spdlog::info("checkpoints: resumed {} from {}", what, path.string());
-    loaded_.emplace_back(what);
+    spdlog::info("checkpoints: resumed {} from {}", stage, path.string());
+    loaded_.emplace_back(stage);
     return loaded;
   } catch (const CollectiveError& e) {
     spdlog::warn("checkpoints: cannot use {}: {}; {}", path.string(), e.what(),
-                 ends_prefix ? fmt::format("computing {} again", what) : std::string("trying an older one"));
+                 ends_prefix ? fmt::format("computing {} again", stage) : std::string("trying an older one"));
     if (ends_prefix) stop_resuming(place_of(stage).chain);
     return std::nullopt;
   }
@@ -448,15 +450,8 @@ std::vector<fs::path> JobCheckpoints::progress_files_on_root() const {
 std::vector<fs::path> JobCheckpoints::progress_files() const {
   std::vector<std::string> names;
   for (const auto& path : progress_files_on_root()) names.push_back(path.string());
-  std::uint64_t count = names.size();
-  comm_->broadcast(count);
-  names.resize(count);
-  std::vector<fs::path> paths;
-  for (auto& name : names) {
-    comm_->broadcast(name);
-    paths.emplace_back(name);
-  }
-  return paths;
+  engine::broadcast_serialized(*comm_, names);
+  return {names.begin(), names.end()};
 }
 
 std::optional<KmeansResumePoint> JobCheckpoints::load_kmeans_progress() {

@@ -99,11 +99,9 @@ class JobCheckpoints {
 
  private:
   /// Runs `load` on the opened file whose header says `stage`; a failure on any rank is reported
-  /// and gives nothing. Ends the valid prefix when `ends_prefix` and nothing was loaded. `what` names
-  /// the data in the log and in loaded() (default: the stage).
+  /// and gives nothing. Ends the stage's chain when `ends_prefix` and nothing was loaded.
   template <class Load>
-  auto attempt(std::string_view stage, const std::filesystem::path& path, Load&& load, bool ends_prefix = true,
-               std::string_view what = {})
+  auto attempt(std::string_view stage, const std::filesystem::path& path, Load&& load, bool ends_prefix = true)
       -> std::optional<decltype(load(std::declval<const io::File&>()))>;
   void save(std::string_view stage, const std::filesystem::path& path, std::uint64_t iteration,
             const std::function<void(io::File&)>& write);

@@ -184,7 +184,8 @@ struct RunMetadata {
 
 void write_segmentation_h5(const engine::Communicator& comm, const std::filesystem::path& path,
                            const IntegrationResult& integration, const CustomerSegments& segments,
-                           const BasketRules& found, const JobConfig& config, const RunMetadata& metadata) {
+                           const BasketRules& found, const ProfileColumns& columns, const JobConfig& config,
+                           const RunMetadata& metadata) {
   const auto& model = segments.pca.model;
   const auto& chosen = segments.kmeans.chosen;
   const auto& result = chosen.result;
@@ -201,7 +202,7 @@ void write_segmentation_h5(const engine::Communicator& comm, const std::filesyst
     file.write_root_matrix("/segments/centroid", profiles.mean, d);
     file.write_root_matrix("/segments/centroid_standardized", profiles.mean_standardized, d);
     file.write_root_strings("/segments/feature_names", integration.feature_names);
-    write_segment_summaries(file, profiles, profile_columns(integration.feature_names));
+    write_segment_summaries(file, profiles, columns);
     file.write_string_attribute("/segments", "centroid",
                                 "mean feature values of the segment's customers, original units");
     file.write_string_attribute("/segments", "centroid_standardized",
@@ -348,7 +349,7 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
   {
     auto phase = timers.phase("write");
     metadata.finished = utc_now(comm);
-    write_segmentation_h5(comm, out / "segmentation.h5", integration, segments, found, config, metadata);
+    write_segmentation_h5(comm, out / "segmentation.h5", integration, segments, found, columns, config, metadata);
     io::write_ordered_text(comm, (out / "segments.csv").string(),
                            segments_csv_text(comm, integration.features, segments.kmeans.chosen.result.labels));
     io::write_ordered_text(comm, (out / "segment_profiles.csv").string(),

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "algorithms/kmeans/lloyd.hpp"
 #include "algorithms/linalg/row_block.hpp"
 
 namespace omniseg::kmeans::test_data {
@@ -50,5 +51,17 @@ inline std::vector<double> rows_as_centres(const Matrix& x, std::uint64_t k, std
   }
   return centres;
 }
+
+/// Lloyd options with the limits a test varies; the rest default.
+inline LloydOptions settings(std::uint64_t max_iterations, double tolerance, Pruning pruning = Pruning::automatic) {
+  LloydOptions options;
+  options.max_iterations = max_iterations;
+  options.tolerance = tolerance;
+  options.pruning = pruning;
+  return options;
+}
+
+/// A split of the rows over the ranks: rank r holds rows [cuts[r], cuts[r + 1]).
+using Cuts = std::vector<std::uint64_t>;
 
 }  // namespace omniseg::kmeans::test_data

@@ -30,6 +30,8 @@ using omniseg::testing::world;
 using test_data::blobs;
 using test_data::Matrix;
 using test_data::rows_as_centres;
+using test_data::Cuts;
+using test_data::settings;
 
 /// A 24 × 24 integer lattice, each point repeated 1 to 3 times, and a few of the copies nudged by
 /// 1e-13: exact ties between centres placed symmetrically, and ties up to rounding.
@@ -48,18 +50,9 @@ Matrix lattice_with_ties() {
   return m;
 }
 
-LloydOptions settings(std::uint64_t max_iterations, double tolerance, Pruning pruning) {
-  LloydOptions options;
-  options.max_iterations = max_iterations;
-  options.tolerance = tolerance;
-  options.pruning = pruning;
-  return options;
-}
 
 // ---- splits and runs ---------------------------------------------------------------------------
 
-/// Rank r holds rows [cuts[r], cuts[r + 1]).
-using Cuts = std::vector<std::uint64_t>;
 
 Cuts block_split(std::uint64_t n) {
   Cuts cuts{0};

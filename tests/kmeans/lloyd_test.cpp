@@ -29,6 +29,8 @@ using omniseg::testing::world;
 using test_data::blobs;
 using test_data::Matrix;
 using test_data::rows_as_centres;
+using test_data::Cuts;
+using test_data::settings;
 
 // ---- the naive reference --------------------------------------------------------------------
 
@@ -142,18 +144,9 @@ Reference reference_lloyd(const Matrix& x, std::vector<double> centres, std::uin
   return result;
 }
 
-LloydOptions settings(std::uint64_t max_iterations, double tolerance, Pruning pruning = Pruning::automatic) {
-  LloydOptions options;
-  options.max_iterations = max_iterations;
-  options.tolerance = tolerance;
-  options.pruning = pruning;
-  return options;
-}
 
 // ---- running the driver on a split ------------------------------------------------------------
 
-/// Rank r holds rows [cuts[r], cuts[r + 1]).
-using Cuts = std::vector<std::uint64_t>;
 
 std::vector<Cuts> splits(std::uint64_t n) {
   const int p = world().size();
