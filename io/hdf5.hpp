@@ -6,8 +6,9 @@
 // files opened through the MPI-IO driver on an engine::Communicator; collective writes of datasets
 // whose rows are sharded over the ranks (offsets from an exclusive scan of the local row counts);
 // collective reads of any row block, with type conversion; fixed-length string datasets; numeric and
-// string attributes; and the temp-file/`complete`/rename protocol for files that must appear whole or
-// not at all.
+// string attributes; the temp-file/`complete`/rename protocol for files that must appear whole or
+// not at all; and, for files that ask for it (FileOptions), large datasets whose rows each rank
+// writes itself around the page cache (io/uncached_writer.hpp) into storage HDF5 allocated.
 // Does not own: what goes into a file (dataset names and layout belong to the stages that write them,
 // documented in docs/), ragged (CSR) data, and any MPI call of its own (only the MPI-IO file-access
 // property, in hdf5_file.cpp, touches the raw communicator).
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <ranges>
 #include <span>
 #include <string>
@@ -46,6 +48,8 @@ class Hdf5Error : public Error {
  public:
   using Error::Error;
 };
+
+class UncachedWriter;  // io/uncached_writer.hpp
 
 // ---- RAII ownership of HDF5 ids -------------------------------------------------------------------
 
@@ -207,6 +211,25 @@ struct WriteOptions {
   Layout layout = Layout::contiguous;
 };
 
+/// How a file's large row datasets reach the disk.
+enum class BulkWrites : std::uint8_t {
+  /// Through HDF5's collective MPI-IO transfer, and so through the kernel's page cache: right for
+  /// files that are read soon (results) and for small pieces per rank (collective buffering).
+  collective,
+  /// Each rank writes its own rows of a large contiguous dataset straight into the dataset's
+  /// storage with io::UncachedWriter (O_DIRECT, around the page cache); HDF5 still writes the
+  /// metadata and every other dataset. For files written once and read back rarely: checkpoints.
+  uncached,
+};
+
+struct FileOptions {
+  BulkWrites bulk_writes = BulkWrites::collective;
+  /// Under BulkWrites::uncached, a dataset goes around HDF5's transfer when it is contiguous, its
+  /// elements are stored as they lie in memory, and it holds at least this many bytes per rank on
+  /// average: smaller pieces gain little from skipping the cache and would lose collective buffering.
+  std::uint64_t uncached_min_bytes_per_rank = std::uint64_t{64} << 10;
+};
+
 /// What HDF5 reports it actually did for a collective transfer (H5Pget_mpio_actual_io_mode).
 enum class CollectiveIoMode : std::uint8_t {
   none,                   ///< HDF5 fell back to independent I/O (see the no-collective causes)
@@ -214,6 +237,7 @@ enum class CollectiveIoMode : std::uint8_t {
   chunk_collective,       ///< chunked dataset, chunks written collectively
   chunk_mixed,            ///< chunked dataset, some chunks each way
   contiguous_collective,  ///< contiguous dataset written collectively
+  uncached,               ///< contiguous dataset each rank wrote itself around the page cache (BulkWrites::uncached)
 };
 
 /// "none", "contiguous_collective", ...
@@ -231,7 +255,10 @@ struct WriteReport {
   std::uint32_t local_no_collective_cause = 0;
   std::uint32_t global_no_collective_cause = 0;
 
-  [[nodiscard]] bool collective() const { return io_mode != CollectiveIoMode::none; }
+  /// Whether HDF5 did collective I/O (an uncached write is not a collective transfer).
+  [[nodiscard]] bool collective() const {
+    return io_mode != CollectiveIoMode::none && io_mode != CollectiveIoMode::uncached;
+  }
 };
 
 /// Name of the root-group attribute that marks a file written completely (value 1).
@@ -246,7 +273,8 @@ class File {
  public:
   /// Collective. Creates `path` (truncating an existing file) for writing. Fails, naming the path,
   /// when the file cannot be created (e.g. a missing directory).
-  [[nodiscard]] static File create(const engine::Communicator& comm, const std::filesystem::path& path);
+  [[nodiscard]] static File create(const engine::Communicator& comm, const std::filesystem::path& path,
+                                   const FileOptions& options = {});
   /// Collective. Opens an existing file read-only. A missing or non-HDF5 file is an error naming
   /// the path.
   [[nodiscard]] static File open_read(const engine::Communicator& comm, const std::filesystem::path& path);
@@ -271,6 +299,8 @@ class File {
   [[nodiscard]] const engine::Communicator& communicator() const { return *comm_; }
   /// The raw file id, for calls this layer does not wrap; still owned by the File. Not collective.
   [[nodiscard]] hid_t id() const { return id_.get(); }
+  /// As given to create (defaults for a file opened to read). Not collective.
+  [[nodiscard]] const FileOptions& options() const { return options_; }
 
   // ---- structure ----
   /// Creates the group and any missing parent groups; existing groups are fine.
@@ -395,7 +425,19 @@ class File {
   [[nodiscard]] bool is_complete() const;
 
  private:
-  File(const engine::Communicator& comm, std::string path, FileId id);
+  File(const engine::Communicator& comm, std::string path, FileId id, const FileOptions& options);
+
+  /// The collective write behind every row-sharded dataset: this rank's `local_rows` rows of
+  /// `columns` elements (rank 1: columns == 1) at `memory` in `memory_type`, stored as `file_type`.
+  /// The shape must already be agreed across ranks.
+  WriteReport write_agreed_rows(std::string_view dataset_path, const void* memory, std::uint64_t local_rows,
+                                int rank, std::uint64_t columns, hid_t file_type, hid_t memory_type, Layout layout);
+  /// Whether a contiguous dataset of `bytes` in all goes around HDF5's transfer (FileOptions).
+  [[nodiscard]] bool writes_uncached(std::uint64_t bytes) const;
+  /// This rank's rows of the just created `dataset` (storage allocated) written at their place in
+  /// the file by uncached_; failures on any rank throw on every rank.
+  void write_rows_uncached(hid_t dataset, const WriteReport& rows, std::uint64_t row_bytes, const void* memory,
+                           const Hdf5Location& where);
 
   /// `rank` 1 (columns == 1) or 2; checks across ranks that columns and type agree.
   WriteReport write_rows_erased(std::string_view dataset_path, const void* local_values,
@@ -412,6 +454,8 @@ class File {
   const engine::Communicator* comm_ = nullptr;
   std::string path_;
   FileId id_;
+  FileOptions options_;
+  std::unique_ptr<UncachedWriter> uncached_;  ///< opened by the first uncached write of this rank
 };
 
 // ---- atomic files --------------------------------------------------------------------------------
@@ -426,7 +470,8 @@ class File {
 /// learn the outcome before returning. If `write_contents` throws on any rank, every rank throws
 /// the same engine::CollectiveError (engine::collectively), the temporary file is removed and
 /// `final_path` is left as it was.
+/// `options` are the temporary file's (File::create).
 void write_file_atomically(const engine::Communicator& comm, const std::filesystem::path& final_path,
-                           const std::function<void(File&)>& write_contents);
+                           const std::function<void(File&)>& write_contents, const FileOptions& options = {});
 
 }  // namespace omniseg::io

@@ -1,6 +1,7 @@
 // The parallel HDF5 layer (see io/hdf5.hpp). This is the one file outside engine/ that sees the raw
 // MPI communicator: the MPI-IO file-access property needs it.
 #include "io/hdf5.hpp"
+#include "io/uncached_writer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -242,77 +243,17 @@ std::array<hsize_t, 2> chunk_dims_for(std::uint64_t global_rows, std::uint64_t c
   return {rows, columns};
 }
 
-/// The collective write behind every row-sharded dataset: this rank's `local_rows` rows of `columns`
-/// elements (rank 1: columns == 1) at `memory` in `memory_type`, stored as `file_type`. The shape
-/// must already be agreed across ranks.
-WriteReport write_agreed_rows(File& file, std::string_view dataset_path, const void* memory,
-                              std::uint64_t local_rows, int rank, std::uint64_t columns, hid_t file_type,
-                              hid_t memory_type, Layout layout) {
-  const auto& comm = file.communicator();
-  const Hdf5Location where{file.path(), dataset_path};
-  WriteReport report;
-  report.local_rows = local_rows;
-  report.first_row = comm.exclusive_prefix_sum(local_rows);
-  report.global_rows = comm.allreduce(local_rows, engine::ReduceOp::sum);
-
-  const std::array<hsize_t, 2> global_dims{report.global_rows, columns};
-  const std::array<hsize_t, 2> max_dims{H5S_UNLIMITED, columns};
-  const bool chunked = layout == Layout::chunked;
-  DataspaceId file_space{
-      checked(H5Screate_simple(rank, global_dims.data(), chunked ? max_dims.data() : nullptr),
-              "create file dataspace", where)};
-
-  PropertyListId link_creation{checked(H5Pcreate(H5P_LINK_CREATE), "create link property list", where)};
-  checked(H5Pset_create_intermediate_group(link_creation.get(), 1), "request intermediate groups", where);
-  PropertyListId dataset_creation{
-      checked(H5Pcreate(H5P_DATASET_CREATE), "create dataset property list", where)};
-  // Every element is written right away by some rank: filling storage with zeros first would only
-  // double the I/O (parallel HDF5 allocates storage when the dataset is created).
-  checked(H5Pset_fill_time(dataset_creation.get(), H5D_FILL_TIME_NEVER), "set fill time", where);
-  if (chunked) {
-    const auto chunk = chunk_dims_for(report.global_rows, columns, H5Tget_size(file_type));
-    checked(H5Pset_chunk(dataset_creation.get(), rank, chunk.data()), "set chunk shape", where);
-  }
-  const std::string name(dataset_path);
-  DatasetId dataset{checked(H5Dcreate2(file.id(), name.c_str(), file_type, file_space.get(),
-                                       link_creation.get(), dataset_creation.get(), H5P_DEFAULT),
-                            "create dataset", where)};
-
-  if (report.global_rows * columns == 0) {
-    // An empty dataset has no storage; HDF5 1.10 fails a collective write to it even with nothing
-    // selected anywhere. Every rank knows the dataset is empty, so every rank skips the write.
-    return report;
-  }
-  const std::array<std::uint64_t, 2> dims{report.global_rows, columns};
-  const auto selection =
-      select_rows(std::move(file_space), std::span(dims).first(static_cast<std::size_t>(rank)),
-                  report.first_row, local_rows, where);
-  const auto transfer = collective_transfer(where);
-  // Every rank calls H5Dwrite, also with nothing selected: a rank that skipped it would hang the
-  // others. One rank's part of one call must stay below 2 GiB with some MPI-IO implementations
-  // (their counts are C ints); not split here (documented in io/hdf5.hpp).
-  const char nothing = 0;
-  const herr_t written = H5Dwrite(dataset.get(), memory_type, selection.memory_space.get(),
-                                  selection.file_space.get(), transfer.get(), memory != nullptr ? memory : &nothing);
-  // A collective write can fail on some ranks only (their part lies beyond a full disk or a file
-  // size limit). Every rank learns it here and throws the first failed rank's error, so none goes
-  // on into the next collective while another throws.
-  const int first_failed = comm.allreduce(written < 0 ? comm.rank() : comm.size(), engine::ReduceOp::min);
-  if (first_failed < comm.size()) {
-    std::string stack = comm.rank() == first_failed ? take_hdf5_error_stack() : std::string();
-    if (written < 0 && comm.rank() != first_failed) static_cast<void>(take_hdf5_error_stack());
-    comm.broadcast(stack, first_failed);
-    throw Hdf5Error("HDF5 write rows collectively failed on rank " + std::to_string(first_failed) + " (" +
-                    describe(where) + "); HDF5 error stack:" + stack);
-  }
-
-  H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
-  checked(H5Pget_mpio_actual_io_mode(transfer.get(), &mode), "query collective I/O mode", where);
-  report.io_mode = io_mode_from(mode);
-  checked(H5Pget_mpio_no_collective_cause(transfer.get(), &report.local_no_collective_cause,
-                                          &report.global_no_collective_cause),
-          "query why I/O was not collective", where);
-  return report;
+/// Throws the same Hdf5Error on every rank when `local_failure` is not empty on some rank: the
+/// message of the lowest such rank, naming it. A collective step that failed on some ranks only
+/// (their part lay beyond a full disk or a file size limit) must not let the others go on into the
+/// next collective call.
+void agree_on_write_failure(const engine::Communicator& comm, std::string local_failure, std::string_view step,
+                            const Hdf5Location& where) {
+  const int first_failed = comm.allreduce(local_failure.empty() ? comm.size() : comm.rank(), engine::ReduceOp::min);
+  if (first_failed == comm.size()) return;
+  comm.broadcast(local_failure, first_failed);
+  throw Hdf5Error(std::string(step) + " failed on rank " + std::to_string(first_failed) + " (" + describe(where) +
+                  "): " + local_failure);
 }
 
 /// True on every rank iff `bytes` is the same on every rank.
@@ -467,22 +408,23 @@ std::string_view to_string(CollectiveIoMode mode) {
     case CollectiveIoMode::chunk_collective: return "chunk_collective";
     case CollectiveIoMode::chunk_mixed: return "chunk_mixed";
     case CollectiveIoMode::contiguous_collective: return "contiguous_collective";
+    case CollectiveIoMode::uncached: return "uncached";
   }
   return "none";
 }
 
 // ---- File: life cycle ----------------------------------------------------------------------------
 
-File::File(const engine::Communicator& comm, std::string path, FileId id)
-    : comm_(&comm), path_(std::move(path)), id_(std::move(id)) {}
+File::File(const engine::Communicator& comm, std::string path, FileId id, const FileOptions& options)
+    : comm_(&comm), path_(std::move(path)), id_(std::move(id)), options_(options) {}
 
-File File::create(const engine::Communicator& comm, const std::filesystem::path& path) {
+File File::create(const engine::Communicator& comm, const std::filesystem::path& path, const FileOptions& options) {
   silence_hdf5_error_printing();
   const std::string name = path.string();
   const Hdf5Location where{name, {}};
   const auto access = mpio_file_access_for_writing(comm, where);
   FileId id{checked(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), "create file", where)};
-  return File(comm, name, std::move(id));
+  return File(comm, name, std::move(id), options);
 }
 
 File File::open_read(const engine::Communicator& comm, const std::filesystem::path& path) {
@@ -499,11 +441,15 @@ File File::open_read(const engine::Communicator& comm, const std::filesystem::pa
     }
     throw_hdf5_error("open file for reading", where);
   }
-  return File(comm, name, FileId{id});
+  return File(comm, name, FileId{id}, {});
 }
 
 File::File(File&& other) noexcept
-    : comm_(other.comm_), path_(std::move(other.path_)), id_(std::move(other.id_)) {}
+    : comm_(other.comm_),
+      path_(std::move(other.path_)),
+      id_(std::move(other.id_)),
+      options_(other.options_),
+      uncached_(std::move(other.uncached_)) {}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
@@ -514,6 +460,8 @@ File& File::operator=(File&& other) noexcept {
     comm_ = other.comm_;
     path_ = std::move(other.path_);
     id_ = std::move(other.id_);
+    options_ = other.options_;
+    uncached_ = std::move(other.uncached_);
   }
   return *this;
 }
@@ -535,11 +483,21 @@ File::~File() {
 
 void File::close() {
   if (!id_.valid()) return;
+  std::string writer_failure;  // reported after the collective close below, which every rank must join
+  if (uncached_) {
+    try {
+      uncached_->close();
+    } catch (const Error& error) {
+      writer_failure = error.what();
+    }
+    uncached_.reset();
+  }
   close_open_children(id_.get());
   if (id_.close() < 0) {
     a_file_close_failed = true;
     throw_hdf5_error("close file", at({}));
   }
+  if (!writer_failure.empty()) throw Hdf5Error(writer_failure);
 }
 
 // ---- File: structure -----------------------------------------------------------------------------
@@ -604,8 +562,103 @@ WriteReport File::write_rows_erased(std::string_view dataset_path, const void* l
                     std::to_string(agreed[1]) + ")");
   }
   if (agreed[3] != ~agreed[4]) fail(where, "ranks disagree on the element type");
-  return write_agreed_rows(*this, dataset_path, local_values, value_count / columns, rank, columns,
-                           file_type_of(type), memory_type_of(type), options.layout);
+  return write_agreed_rows(dataset_path, local_values, value_count / columns, rank, columns, file_type_of(type),
+                           memory_type_of(type), options.layout);
+}
+
+bool File::writes_uncached(std::uint64_t bytes) const {
+  return options_.bulk_writes == BulkWrites::uncached && bytes > 0 &&
+         bytes / static_cast<std::uint64_t>(comm_->size()) >= options_.uncached_min_bytes_per_rank;
+}
+
+WriteReport File::write_agreed_rows(std::string_view dataset_path, const void* memory, std::uint64_t local_rows,
+                                    int rank, std::uint64_t columns, hid_t file_type, hid_t memory_type,
+                                    Layout layout) {
+  const auto where = at(dataset_path);
+  WriteReport report;
+  report.local_rows = local_rows;
+  report.first_row = comm_->exclusive_prefix_sum(local_rows);
+  report.global_rows = comm_->allreduce(local_rows, engine::ReduceOp::sum);
+
+  const std::array<hsize_t, 2> global_dims{report.global_rows, columns};
+  const std::array<hsize_t, 2> max_dims{H5S_UNLIMITED, columns};
+  const bool chunked = layout == Layout::chunked;
+  const std::uint64_t row_bytes = columns * H5Tget_size(file_type);
+  // The same on every rank: shape, types and options agree.
+  const bool uncached = !chunked && writes_uncached(report.global_rows * row_bytes) &&
+                        checked(H5Tequal(file_type, memory_type), "compare file and memory types", where) > 0;
+  DataspaceId file_space{
+      checked(H5Screate_simple(rank, global_dims.data(), chunked ? max_dims.data() : nullptr),
+              "create file dataspace", where)};
+
+  PropertyListId link_creation{checked(H5Pcreate(H5P_LINK_CREATE), "create link property list", where)};
+  checked(H5Pset_create_intermediate_group(link_creation.get(), 1), "request intermediate groups", where);
+  PropertyListId dataset_creation{
+      checked(H5Pcreate(H5P_DATASET_CREATE), "create dataset property list", where)};
+  // Every element is written right away by some rank: filling storage with zeros first would only
+  // double the I/O (parallel HDF5 allocates storage when the dataset is created).
+  checked(H5Pset_fill_time(dataset_creation.get(), H5D_FILL_TIME_NEVER), "set fill time", where);
+  if (uncached) {
+    // The rows go to the storage's address, so it must exist now (parallel HDF5's default; made sure).
+    checked(H5Pset_alloc_time(dataset_creation.get(), H5D_ALLOC_TIME_EARLY), "allocate storage early", where);
+  }
+  if (chunked) {
+    const auto chunk = chunk_dims_for(report.global_rows, columns, H5Tget_size(file_type));
+    checked(H5Pset_chunk(dataset_creation.get(), rank, chunk.data()), "set chunk shape", where);
+  }
+  const std::string name(dataset_path);
+  DatasetId dataset{checked(H5Dcreate2(id_.get(), name.c_str(), file_type, file_space.get(),
+                                       link_creation.get(), dataset_creation.get(), H5P_DEFAULT),
+                            "create dataset", where)};
+
+  if (report.global_rows * columns == 0) {
+    // An empty dataset has no storage; HDF5 1.10 fails a collective write to it even with nothing
+    // selected anywhere. Every rank knows the dataset is empty, so every rank skips the write.
+    return report;
+  }
+  if (uncached) {
+    write_rows_uncached(dataset.get(), report, row_bytes, memory, where);
+    report.io_mode = CollectiveIoMode::uncached;
+    return report;
+  }
+  const std::array<std::uint64_t, 2> dims{report.global_rows, columns};
+  const auto selection =
+      select_rows(std::move(file_space), std::span(dims).first(static_cast<std::size_t>(rank)),
+                  report.first_row, local_rows, where);
+  const auto transfer = collective_transfer(where);
+  // Every rank calls H5Dwrite, also with nothing selected: a rank that skipped it would hang the
+  // others. One rank's part of one call must stay below 2 GiB with some MPI-IO implementations
+  // (their counts are C ints); not split here (documented in io/hdf5.hpp).
+  const char nothing = 0;
+  const herr_t written = H5Dwrite(dataset.get(), memory_type, selection.memory_space.get(),
+                                  selection.file_space.get(), transfer.get(), memory != nullptr ? memory : &nothing);
+  agree_on_write_failure(*comm_, written < 0 ? "HDF5 error stack:" + take_hdf5_error_stack() : std::string(),
+                         "HDF5 write rows collectively", where);
+
+  H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
+  checked(H5Pget_mpio_actual_io_mode(transfer.get(), &mode), "query collective I/O mode", where);
+  report.io_mode = io_mode_from(mode);
+  checked(H5Pget_mpio_no_collective_cause(transfer.get(), &report.local_no_collective_cause,
+                                          &report.global_no_collective_cause),
+          "query why I/O was not collective", where);
+  return report;
+}
+
+void File::write_rows_uncached(hid_t dataset, const WriteReport& rows, std::uint64_t row_bytes,
+                               const void* memory, const Hdf5Location& where) {
+  const haddr_t storage = H5Dget_offset(dataset);  // the same on every rank: metadata is collective
+  if (storage == HADDR_UNDEF) fail(where, "has no storage address to write its rows to");
+  std::string failure;
+  if (rows.local_rows > 0) {
+    try {
+      if (!uncached_) uncached_ = std::make_unique<UncachedWriter>(path_);
+      uncached_->write_at(storage + rows.first_row * row_bytes,
+                          std::span(static_cast<const std::byte*>(memory), rows.local_rows * row_bytes));
+    } catch (const Error& error) {
+      failure = error.what();
+    }
+  }
+  agree_on_write_failure(*comm_, std::move(failure), "writing rows around the page cache", where);
 }
 
 void File::read_rows_erased(std::string_view dataset_path, engine::RowRange rows, int required_rank,
@@ -657,8 +710,8 @@ WriteReport File::write_string_rows(std::string_view dataset_path,
     std::memcpy(packed.data() + i * width, local_strings[i].data(), local_strings[i].size());
   }
   const auto type = fixed_string_type(width, where);
-  return write_agreed_rows(*this, dataset_path, packed.data(), local_strings.size(), 1, 1, type.get(),
-                           type.get(), Layout::contiguous);
+  return write_agreed_rows(dataset_path, packed.data(), local_strings.size(), 1, 1, type.get(), type.get(),
+                           Layout::contiguous);
 }
 
 WriteReport File::write_root_strings(std::string_view dataset_path, std::span<const std::string> strings) {
@@ -802,9 +855,9 @@ std::filesystem::path temporary_path_for(const std::filesystem::path& final_path
 }
 
 void write_file_atomically(const engine::Communicator& comm, const std::filesystem::path& final_path,
-                           const std::function<void(File&)>& write_contents) {
+                           const std::function<void(File&)>& write_contents, const FileOptions& options) {
   const auto temporary = temporary_path_for(final_path);
-  std::optional<File> file(File::create(comm, temporary));
+  std::optional<File> file(File::create(comm, temporary, options));
   try {
     // Agree right after the caller's part: a rank whose writer threw must not leave the others
     // waiting in the collective attribute write below.

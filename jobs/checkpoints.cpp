@@ -278,7 +278,9 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
     : comm_(&comm),
       timers_(&timers),
       directory_(config.checkpoint.directory),
-      kmeans_interval_(config.checkpoint.kmeans_interval) {
+      kmeans_interval_(config.checkpoint.kmeans_interval),
+      file_options_{.bulk_writes = config.checkpoint.bypass_page_cache ? io::BulkWrites::uncached
+                                                                       : io::BulkWrites::collective} {
   if (!enabled()) {
     spdlog::info("checkpoints: none (no [checkpoint] directory and no --checkpoint-dir): a stopped job starts over");
     return;
@@ -287,7 +289,9 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
   engine::collectively(comm, [&] {
     if (comm.is_root()) fs::create_directories(directory_);
   });
-  spdlog::info("checkpoints: in {}, K-means progress every {} iterations", directory_.string(), kmeans_interval_);
+  spdlog::info("checkpoints: in {}, K-means progress every {} iterations, large datasets written {}", directory_.string(),
+               kmeans_interval_,
+               file_options_.bulk_writes == io::BulkWrites::uncached ? "around the page cache" : "through the page cache");
 }
 
 template <class Load>
@@ -340,7 +344,7 @@ void JobCheckpoints::save(std::string_view stage, const fs::path& path, std::uin
     file.write_string_attribute("/", "omniseg_version", version_line());
     file.write_int_attribute("/", "ranks", comm_->size());
     file.write_int_attribute("/", "iteration", static_cast<std::int64_t>(iteration));
-  });
+  }, file_options_);
   written_.emplace_back(stage);
   std::error_code ignored;
   const double megabytes = comm_->is_root() ? static_cast<double>(fs::file_size(path, ignored)) / 1e6 : 0.0;

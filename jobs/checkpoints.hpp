@@ -116,6 +116,7 @@ class JobCheckpoints {
   engine::PhaseTimers* timers_;
   std::filesystem::path directory_;
   std::uint64_t kmeans_interval_ = 10;
+  io::FileOptions file_options_;
   std::string fingerprint_;
   /// Whether resuming may go on along a chain: an unusable checkpoint ends its chain (and the
   /// integration's ends both), so later stages of that chain are computed again.

@@ -55,6 +55,12 @@ class TableReader {
     if (const auto* value = node->as_integer()) return value->get();
     throw wrong_type(key, "an integer", *node);
   }
+  [[nodiscard]] std::optional<bool> boolean(std::string_view key) {
+    const toml::node* node = find(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* value = node->as_boolean()) return value->get();
+    throw wrong_type(key, "true or false", *node);
+  }
   [[nodiscard]] std::optional<double> number(std::string_view key) {
     const toml::node* node = find(key);
     if (node == nullptr) return std::nullopt;
@@ -336,6 +342,7 @@ CheckpointConfig checkpoint_config(TableReader& root, const std::string& config_
       checkpoint.directory = resolve(*directory, config_path);
     }
     checkpoint.kmeans_interval = bounded_integer(*reader, "kmeans_interval", 1, 1'000'000, checkpoint.kmeans_interval);
+    checkpoint.bypass_page_cache = reader->boolean("bypass_page_cache").value_or(checkpoint.bypass_page_cache);
     reader->reject_unknown_keys();
   }
   return checkpoint;

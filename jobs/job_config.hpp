@@ -85,6 +85,9 @@ struct CheckpointConfig {
   std::string directory;
   /// K-means progress is checkpointed every this many Lloyd iterations (and on a stop request).
   std::uint64_t kmeans_interval = 10;
+  /// Large datasets of checkpoint files are written around the page cache (io::BulkWrites::uncached):
+  /// they are read back only after a failure, so caching them only takes memory and time.
+  bool bypass_page_cache = true;
 };
 
 struct JobConfig {

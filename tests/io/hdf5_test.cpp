@@ -164,19 +164,21 @@ using ElementTypes =
     ::testing::Types<std::int32_t, std::int64_t, std::uint32_t, std::uint64_t, float, double>;
 TYPED_TEST_SUITE(RowShardedTypes, ElementTypes);
 
-TYPED_TEST(RowShardedTypes, WriteShardedReadByBlockAndWhole) {
-  using T = TypeParam;
+/// Writes every distribution, 1-D and 2-D, contiguous and chunked, into a file with `options`, and
+/// reads it all back by block and whole.
+template <class T>
+void write_sharded_read_by_block_and_whole(const std::filesystem::path& path, const FileOptions& options) {
   constexpr std::uint64_t columns = 3;
-  const auto path = this->in_directory("rows.h5");
   const auto distributions = write_distributions();
   const std::array<Layout, 2> layouts{Layout::contiguous, Layout::chunked};
   auto dataset_name = [](const RowCounts& counts, Layout layout, bool matrix) {
     return "/" + counts.name + (layout == Layout::chunked ? "/chunked/" : "/contiguous/") +
            (matrix ? "matrix" : "vector");
   };
+  const bool uncached = options.bulk_writes == BulkWrites::uncached;
 
   {
-    auto file = File::create(comm(), path);
+    auto file = File::create(comm(), path, options);
     for (const auto& counts : distributions) {
       const std::uint64_t first = counts.first_row_of(me());
       for (Layout layout : layouts) {
@@ -190,6 +192,11 @@ TYPED_TEST(RowShardedTypes, WriteShardedReadByBlockAndWhole) {
           EXPECT_EQ(report.global_rows, counts.total()) << counts.name;
           EXPECT_EQ(report.first_row, first) << counts.name;
           EXPECT_EQ(report.local_rows, counts.mine()) << counts.name;
+          // Every non-empty contiguous dataset goes around HDF5's transfer when asked to (the
+          // threshold is 1 byte here), none otherwise.
+          const bool expect_uncached = uncached && layout == Layout::contiguous && counts.total() > 0;
+          EXPECT_EQ(report.io_mode == CollectiveIoMode::uncached, expect_uncached)
+              << counts.name << ": " << to_string(report.io_mode);
         }
       }
     }
@@ -221,6 +228,49 @@ TYPED_TEST(RowShardedTypes, WriteShardedReadByBlockAndWhole) {
       EXPECT_EQ(file.read_matrix<T>(matrix_name), rows_of<T>(0, n, columns)) << matrix_name;
     }
   }
+}
+
+TYPED_TEST(RowShardedTypes, WriteShardedReadByBlockAndWhole) {
+  write_sharded_read_by_block_and_whole<TypeParam>(this->in_directory("rows.h5"), {});
+}
+
+TYPED_TEST(RowShardedTypes, WriteShardedAroundThePageCacheReadByBlockAndWhole) {
+  // Rows of 4 to 24 bytes: ranks' pieces start and end inside blocks, often inside the same one.
+  write_sharded_read_by_block_and_whole<TypeParam>(
+      this->in_directory("uncached.h5"), {.bulk_writes = BulkWrites::uncached, .uncached_min_bytes_per_rank = 1});
+}
+
+TEST_F(Hdf5Files, LargeDatasetsAroundThePageCacheSitAmongHdf5sOwnData) {
+  // Pieces of tens of KiB per rank at unaligned offsets, at the default threshold, between small
+  // datasets, strings and attributes that HDF5 writes itself; read back by another distribution.
+  const auto path = in_directory("mixed.h5");
+  RowCounts counts{"uneven", {}};
+  for (int r = 0; r < ranks(); ++r) counts.counts.push_back(3000 + 1111 * static_cast<std::uint64_t>(r) + 7);
+  const std::uint64_t first = counts.first_row_of(me());
+  const FileOptions options{.bulk_writes = BulkWrites::uncached};
+  write_file_atomically(comm(), path, [&](File& file) {
+    file.write_vector_rows("/small", rows_of<std::int32_t>(me(), 1, 0));
+    const auto report = file.write_matrix_rows("/big/doubles", rows_of<double>(first, counts.mine(), 3), 3);
+    EXPECT_EQ(report.io_mode, CollectiveIoMode::uncached);
+    file.write_string_attribute("/big/doubles", "note", "written around the page cache");
+    file.write_root_strings("/names", std::vector<std::string>{"alpha", "beta"});
+    // 8 bytes a row: under 64 KiB a rank on average, so HDF5 writes it collectively.
+    const auto narrow = file.write_vector_rows("/big/int64", rows_of<std::int64_t>(first, counts.mine(), 0));
+    EXPECT_EQ(narrow.io_mode, CollectiveIoMode::contiguous_collective);
+    file.write_int_attribute("/", "after", 7);
+  }, options);
+
+  const auto file = File::open_read(comm(), path);
+  EXPECT_TRUE(file.is_complete());
+  const RowRange theirs = BlockDistribution(counts.total(), ranks()).range(ranks() - 1 - me());
+  EXPECT_EQ(file.read_matrix_rows<double>("/big/doubles", theirs), rows_of<double>(theirs.begin, theirs.size(), 3));
+  EXPECT_EQ(file.read_vector<std::int64_t>("/big/int64"), rows_of<std::int64_t>(0, counts.total(), 0));
+  std::vector<std::int32_t> small;
+  for (int r = 0; r < ranks(); ++r) small.push_back(value_at<std::int32_t>(static_cast<std::uint64_t>(r), 0));
+  EXPECT_EQ(file.read_vector<std::int32_t>("/small"), small);
+  EXPECT_EQ(file.read_string_attribute("/big/doubles", "note"), "written around the page cache");
+  EXPECT_EQ(file.read_strings("/names"), (std::vector<std::string>{"alpha", "beta"}));
+  EXPECT_EQ(file.read_int_attribute("/", "after"), 7);
 }
 
 /// The chunk shape of a stored dataset (empty if it is not chunked), read through raw HDF5.

@@ -276,6 +276,23 @@ def main():
               "the surviving checkpoints did not resume", done.stderr[-3000:])
         check_same(reference, os.path.join(tmp, "after-full-disk"), "resumed after a failed checkpoint write")
 
+        # 7b. The same in the middle of the integration checkpoint's features, which each rank writes
+        #     itself around the page cache: every rank stops with the same clear error.
+        with h5py.File(os.path.join(tmp, "full", "1-integrate.h5")) as h5:
+            features = h5["customers/features"].id
+            middle_kib = (features.get_offset() + features.get_storage_size() // 2) // 1024
+        shutil.copytree(os.path.join(tmp, "full"), os.path.join(tmp, "full-features"))
+        os.utime(items, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 2_000_000_000))  # integration must run again
+        done = run(2, "full-features-out", "full-features", limit_file_kib=middle_kib)
+        os.utime(items, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        left = sorted(os.listdir(os.path.join(tmp, "full-features")))
+        check(done.returncode != 0 and "1-integrate.h5.tmp" in done.stderr
+              and "writing rows around the page cache failed on rank" in done.stderr
+              and "File too large" in done.stderr and "Segmentation fault" not in done.stderr
+              and not any(".tmp" in name for name in left),
+              "a file size limit in the middle of the features did not fail cleanly (or left a temporary file)",
+              f"exit {done.returncode}, files {left}: " + done.stderr[-3000:])
+
         # 8. An input deleted or truncated mid-run (during K-means): exit 3, the file named.
         for damage in ("deleted", "truncated"):
             copy = os.path.join(tmp, f"data-{damage}")
