@@ -226,8 +226,9 @@ struct FileOptions {
   BulkWrites bulk_writes = BulkWrites::collective;
   /// Under BulkWrites::uncached, a dataset goes around HDF5's transfer when it is contiguous, its
   /// elements are stored as they lie in memory, and it holds at least this many bytes per rank on
-  /// average: smaller pieces gain little from skipping the cache and would lose collective buffering.
-  std::uint64_t uncached_min_bytes_per_rank = std::uint64_t{64} << 10;
+  /// average: a few MiB gain little from skipping the cache (and here the page cache is cheapest,
+  /// measured in docs/benchmarks.md), and small pieces would lose collective buffering.
+  std::uint64_t uncached_min_bytes_per_rank = std::uint64_t{4} << 20;
 };
 
 /// What HDF5 reports it actually did for a collective transfer (H5Pget_mpio_actual_io_mode).

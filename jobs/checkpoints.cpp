@@ -280,7 +280,8 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
       directory_(config.checkpoint.directory),
       kmeans_interval_(config.checkpoint.kmeans_interval),
       file_options_{.bulk_writes = config.checkpoint.bypass_page_cache ? io::BulkWrites::uncached
-                                                                       : io::BulkWrites::collective} {
+                                                                       : io::BulkWrites::collective,
+                    .uncached_min_bytes_per_rank = config.checkpoint.bypass_page_cache_min_kib << 10} {
   if (!enabled()) {
     spdlog::info("checkpoints: none (no [checkpoint] directory and no --checkpoint-dir): a stopped job starts over");
     return;

@@ -343,6 +343,8 @@ CheckpointConfig checkpoint_config(TableReader& root, const std::string& config_
     }
     checkpoint.kmeans_interval = bounded_integer(*reader, "kmeans_interval", 1, 1'000'000, checkpoint.kmeans_interval);
     checkpoint.bypass_page_cache = reader->boolean("bypass_page_cache").value_or(checkpoint.bypass_page_cache);
+    checkpoint.bypass_page_cache_min_kib = bounded_integer(*reader, "bypass_page_cache_min_kib", 4, std::int64_t{1} << 30,
+                                                           checkpoint.bypass_page_cache_min_kib);
     reader->reject_unknown_keys();
   }
   return checkpoint;

@@ -88,6 +88,8 @@ struct CheckpointConfig {
   /// Large datasets of checkpoint files are written around the page cache (io::BulkWrites::uncached):
   /// they are read back only after a failure, so caching them only takes memory and time.
   bool bypass_page_cache = true;
+  /// ... for datasets of at least this many KiB per rank on average (io::FileOptions).
+  std::uint64_t bypass_page_cache_min_kib = 4096;
 };
 
 struct JobConfig {

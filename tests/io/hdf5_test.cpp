@@ -241,13 +241,13 @@ TYPED_TEST(RowShardedTypes, WriteShardedAroundThePageCacheReadByBlockAndWhole) {
 }
 
 TEST_F(Hdf5Files, LargeDatasetsAroundThePageCacheSitAmongHdf5sOwnData) {
-  // Pieces of tens of KiB per rank at unaligned offsets, at the default threshold, between small
+  // Pieces of tens of KiB per rank at unaligned offsets, with a 64 KiB threshold, between small
   // datasets, strings and attributes that HDF5 writes itself; read back by another distribution.
   const auto path = in_directory("mixed.h5");
   RowCounts counts{"uneven", {}};
   for (int r = 0; r < ranks(); ++r) counts.counts.push_back(3000 + 1111 * static_cast<std::uint64_t>(r) + 7);
   const std::uint64_t first = counts.first_row_of(me());
-  const FileOptions options{.bulk_writes = BulkWrites::uncached};
+  const FileOptions options{.bulk_writes = BulkWrites::uncached, .uncached_min_bytes_per_rank = 64 << 10};
   write_file_atomically(comm(), path, [&](File& file) {
     file.write_vector_rows("/small", rows_of<std::int32_t>(me(), 1, 0));
     const auto report = file.write_matrix_rows("/big/doubles", rows_of<double>(first, counts.mine(), 3), 3);

@@ -160,6 +160,8 @@ TEST(JobConfig, SegmentationMistakesNameTheKey) {
   EXPECT_NE(message("[checkpoint]\ndirectory = \"\"\n").find("'checkpoint.directory' must not be empty"),
             std::string::npos);
   EXPECT_NE(message("[checkpoint]\nevery = 3\n").find("unknown key 'checkpoint.every'"), std::string::npos);
+  EXPECT_NE(message("[checkpoint]\nbypass_page_cache_min_kib = 0\n").find("'checkpoint.bypass_page_cache_min_kib'"),
+            std::string::npos);
   EXPECT_NE(message("[checkpoint]\nbypass_page_cache = 1\n").find("'checkpoint.bypass_page_cache' must be true or false"),
             std::string::npos);
 }
@@ -169,8 +171,12 @@ TEST(JobConfig, CheckpointSection) {
   EXPECT_TRUE(none.checkpoint.directory.empty());
   EXPECT_EQ(none.checkpoint.kmeans_interval, 10U);
   EXPECT_TRUE(none.checkpoint.bypass_page_cache);
-  const JobConfig config = parse_job_config(
-      valid + "[checkpoint]\ndirectory = \"ck\"\nkmeans_interval = 4\nbypass_page_cache = false\n", "/jobs/job.toml");
+  EXPECT_EQ(none.checkpoint.bypass_page_cache_min_kib, 4096U);
+  const JobConfig config = parse_job_config(valid +
+                                                "[checkpoint]\ndirectory = \"ck\"\nkmeans_interval = 4\n"
+                                                "bypass_page_cache = false\nbypass_page_cache_min_kib = 64\n",
+                                            "/jobs/job.toml");
+  EXPECT_EQ(config.checkpoint.bypass_page_cache_min_kib, 64U);
   EXPECT_EQ(config.checkpoint.directory, "/jobs/ck");  // relative to the config's folder
   EXPECT_EQ(config.checkpoint.kmeans_interval, 4U);
   EXPECT_FALSE(config.checkpoint.bypass_page_cache);
