@@ -120,8 +120,13 @@ void UncachedWriter::write_direct(std::uint64_t offset, std::span<const std::byt
 }
 
 void UncachedWriter::write_buffered(std::uint64_t offset, std::span<const std::byte> bytes) {
-  const int error = write_fully(buffered_fd_, bytes.data(), bytes.size(), offset);
-  if (error != 0) throw_write_error(path_, offset, bytes.size(), error);
+  // In pieces of the staging size: one huge write is much slower here (docs/benchmarks.md: a single
+  // 100 MB pwrite ran at 0.4 GB/s, the same bytes in 1 MiB pieces at 4-5 GB/s).
+  for (std::uint64_t done = 0; done < bytes.size(); done += staging_bytes_) {
+    const std::uint64_t count = std::min<std::uint64_t>(staging_bytes_, bytes.size() - done);
+    const int error = write_fully(buffered_fd_, bytes.data() + done, count, offset + done);
+    if (error != 0) throw_write_error(path_, offset + done, count, error);
+  }
 }
 
 }  // namespace omniseg::io

@@ -2,10 +2,11 @@
 //
 // Owns: getting large blocks of bytes to the file system without copying them into the kernel's
 // page cache. Checkpoints are written once and read back only after a failure, so caching them
-// buys nothing, and it costs: every cached page is memory the kernel must find (on a compute node
-// that memory is the job's; in a VM whose free memory goes back to the host, each new page is a
-// host page fault) and a copy of every byte. Direct I/O moves the bytes from user memory to the
-// device instead. It needs the file offset, the length and the memory address aligned to the
+// buys nothing, and it costs: every cached page is node memory the job could use, and filling it
+// is a copy whose speed depends on where the kernel finds the pages (on this project's VMs one
+// 45 MB buffered write, as MPI-IO issues per rank, ran at 0.25-0.4 GB/s; docs/benchmarks.md).
+// Direct I/O moves the bytes from user memory to the device instead (~2 GB/s there). It needs the
+// file offset, the length and the memory address aligned to the
 // device's block, so each range is split: the whole aligned blocks inside it go through an aligned
 // staging buffer with O_DIRECT, and the partial blocks at either end (shared with the neighbouring
 // bytes, which may belong to another rank or to HDF5's metadata) are written through the page
@@ -66,7 +67,7 @@ class UncachedWriter {
  private:
   /// Whole blocks [offset, offset + bytes.size()) through the staging buffer with O_DIRECT.
   void write_direct(std::uint64_t offset, std::span<const std::byte> bytes);
-  /// Through the page cache, retrying short writes.
+  /// Through the page cache, in pieces of the staging size, retrying short writes.
   void write_buffered(std::uint64_t offset, std::span<const std::byte> bytes);
   /// Closes the direct descriptor: from now on everything goes through the page cache.
   void stop_direct();
