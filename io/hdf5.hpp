@@ -8,7 +8,7 @@
 // collective reads of any row block, with type conversion; fixed-length string datasets; numeric and
 // string attributes; the temp-file/`complete`/rename protocol for files that must appear whole or
 // not at all; and, for files that ask for it (FileOptions), large datasets whose rows each rank
-// writes itself around the page cache (io/uncached_writer.hpp) into storage HDF5 allocated.
+// writes itself around the page cache (io/range_writer.hpp) into storage HDF5 allocated.
 // Does not own: what goes into a file (dataset names and layout belong to the stages that write them,
 // documented in docs/), ragged (CSR) data, and any MPI call of its own (only the MPI-IO file-access
 // property, in hdf5_file.cpp, touches the raw communicator).
@@ -49,7 +49,7 @@ class Hdf5Error : public Error {
   using Error::Error;
 };
 
-class UncachedWriter;  // io/uncached_writer.hpp
+class RangeWriter;  // io/range_writer.hpp
 
 // ---- RAII ownership of HDF5 ids -------------------------------------------------------------------
 
@@ -217,7 +217,7 @@ enum class BulkWrites : std::uint8_t {
   /// files that are read soon (results) and for small pieces per rank (collective buffering).
   collective,
   /// Each rank writes its own rows of a large contiguous dataset straight into the dataset's
-  /// storage with io::UncachedWriter (O_DIRECT, around the page cache); HDF5 still writes the
+  /// storage with io::RangeWriter (O_DIRECT, around the page cache); HDF5 still writes the
   /// metadata and every other dataset. For files written once and read back rarely: checkpoints.
   uncached,
 };
@@ -456,7 +456,7 @@ class File {
   std::string path_;
   FileId id_;
   FileOptions options_;
-  std::unique_ptr<UncachedWriter> uncached_;  ///< opened by the first uncached write of this rank
+  std::unique_ptr<RangeWriter> uncached_;  ///< opened by the first uncached write of this rank
 };
 
 // ---- atomic files --------------------------------------------------------------------------------

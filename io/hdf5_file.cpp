@@ -1,7 +1,6 @@
 // The parallel HDF5 layer (see io/hdf5.hpp). This is the one file outside engine/ that sees the raw
 // MPI communicator: the MPI-IO file-access property needs it.
 #include "io/hdf5.hpp"
-#include "io/uncached_writer.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +12,7 @@
 
 #include "engine/error_agreement.hpp"
 #include "engine/mpi_handle.hpp"
+#include "io/range_writer.hpp"
 
 namespace omniseg::io {
 namespace {
@@ -651,7 +651,7 @@ void File::write_rows_uncached(hid_t dataset, const WriteReport& rows, std::uint
   std::string failure;
   if (rows.local_rows > 0) {
     try {
-      if (!uncached_) uncached_ = std::make_unique<UncachedWriter>(path_);
+      if (!uncached_) uncached_ = std::make_unique<RangeWriter>(path_, RangeWriter::Mode::around_page_cache);
       uncached_->write_at(storage + rows.first_row * row_bytes,
                           std::span(static_cast<const std::byte*>(memory), rows.local_rows * row_bytes));
     } catch (const Error& error) {

@@ -6,28 +6,17 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 #include "engine/error_agreement.hpp"
 #include "engine/errors.hpp"
+#include "io/range_writer.hpp"
 
 namespace omniseg::io {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
   throw Error("cannot " + what + " '" + path + "': " + std::strerror(errno));
-}
-
-/// Writes all of `text` at `offset`, retrying short writes.
-void write_all_at(int fd, std::string_view text, std::uint64_t offset, const std::string& path) {
-  while (!text.empty()) {
-    const ssize_t written = ::pwrite(fd, text.data(), text.size(), static_cast<off_t>(offset));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      fail("write", path);
-    }
-    text.remove_prefix(static_cast<std::size_t>(written));
-    offset += static_cast<std::uint64_t>(written);
-  }
 }
 
 }  // namespace
@@ -44,15 +33,10 @@ void write_ordered_text(const engine::Communicator& comm, const std::string& pat
   try {
     engine::collectively(comm, [&] {
       if (local_text.empty()) return;
-      const int fd = ::open(temporary.c_str(), O_WRONLY);
-      if (fd < 0) fail("open", temporary);
-      try {
-        write_all_at(fd, local_text, offset, temporary);
-      } catch (...) {
-        ::close(fd);
-        throw;
-      }
-      if (::close(fd) != 0) fail("close", temporary);
+      // Results are read soon: through the page cache, in pieces (RangeWriter says why).
+      RangeWriter writer(temporary, RangeWriter::Mode::through_page_cache);
+      writer.write_at(offset, std::as_bytes(std::span(local_text)));
+      writer.close();
     });
     engine::collectively(comm, [&] {
       if (comm.is_root() && std::rename(temporary.c_str(), path.c_str()) != 0) fail("rename to", path);

@@ -1,7 +1,7 @@
 // io/ordered_text.hpp — one text file written by all ranks at once, in rank order.
 //
 // Owns: writing the concatenation of every rank's text without funnelling it through one rank:
-// each rank writes its own byte range (offsets from an exclusive prefix sum) with POSIX pwrite,
+// each rank writes its own byte range (offsets from an exclusive prefix sum) with io::RangeWriter,
 // which parallel file systems serve for disjoint ranges. The file appears atomically: written under
 // a temporary name, renamed by rank 0 when every rank has finished.
 #pragma once

@@ -1,18 +1,22 @@
-// io/uncached_writer.hpp — writes byte ranges of an existing file around the page cache (O_DIRECT).
+// io/range_writer.hpp — writes byte ranges of an existing file, in pieces, through or around the
+// page cache.
 //
-// Owns: getting large blocks of bytes to the file system without copying them into the kernel's
-// page cache. Checkpoints are written once and read back only after a failure, so caching them
-// buys nothing, and it costs: every cached page is node memory the job could use, and filling it
-// is a copy whose speed depends on where the kernel finds the pages (on this project's VMs one
-// 45 MB buffered write, as MPI-IO issues per rank, ran at 0.25-0.4 GB/s; docs/benchmarks.md).
-// Direct I/O moves the bytes from user memory to the device instead (~2 GB/s there). It needs the
-// file offset, the length and the memory address aligned to the
-// device's block, so each range is split: the whole aligned blocks inside it go through an aligned
-// staging buffer with O_DIRECT, and the partial blocks at either end (shared with the neighbouring
-// bytes, which may belong to another rank or to HDF5's metadata) are written through the page
-// cache, which merges partial writes of one block correctly. A file system that refuses O_DIRECT
-// (at open, or EINVAL on the first write) gets everything through the page cache instead.
-// Does not own: which ranges to write (io/hdf5.hpp places them), agreement between ranks.
+// Owns: getting a process's large blocks of bytes into a file fast.
+// - Pieces. Every range is written in pieces of the staging size (1 MiB), never in one call: no
+//   2 GiB-per-call limits, and on this project's VMs a single 100 MB write into the page cache ran
+//   at 0.3-0.4 GB/s where 1 MiB writes of the same bytes ran at 5 GB/s (dd, after 10 s idle; inside
+//   a job with gigabytes of fresh memory the page cache filled at 0.2-0.4 GB/s either way:
+//   docs/benchmarks.md, "Checkpoint overhead").
+// - The page cache, for files that are read back rarely (checkpoints: only after a failure). Caching
+//   them buys nothing and takes node memory the job could use, so Mode::around_page_cache writes
+//   with O_DIRECT. That needs the file offset, the length and the memory address aligned to the
+//   device's block, so each range is split: the whole aligned blocks inside it go through an aligned
+//   staging buffer with O_DIRECT, and the partial blocks at either end (shared with the neighbouring
+//   bytes, which may belong to another rank or to HDF5's metadata) through the page cache, which
+//   merges partial writes of one block correctly. A file system that refuses O_DIRECT (at open, or
+//   EINVAL on the first write) gets everything through the page cache instead.
+// Does not own: which ranges to write (io/hdf5.hpp, io/ordered_text.hpp place them), agreement
+// between ranks.
 //
 // Not collective: each process writes its own ranges. Bytes outside the given ranges are never
 // written, so processes may write disjoint ranges of one file at the same time.
@@ -27,7 +31,7 @@
 
 namespace omniseg::io {
 
-class UncachedWriter {
+class RangeWriter {
  public:
   /// The alignment used for direct I/O: 4 KiB covers devices with 512-byte and 4 KiB blocks.
   static constexpr std::uint64_t block_bytes = 4096;
@@ -36,18 +40,17 @@ class UncachedWriter {
   static constexpr std::uint64_t default_staging_bytes = std::uint64_t{1} << 20;
 
   enum class Mode : std::uint8_t {
-    direct_where_possible,  ///< O_DIRECT for whole blocks, unless the file system refuses it
-    page_cache_only,        ///< plain buffered writes (for comparison, and a user's escape hatch)
+    around_page_cache,   ///< O_DIRECT for whole blocks, unless the file system refuses it
+    through_page_cache,  ///< buffered writes only (files read back soon: results)
   };
 
   /// Opens the existing file `path` for writing. Throws Error naming the path when it cannot be
   /// opened. `staging_bytes` is rounded up to whole blocks.
-  explicit UncachedWriter(std::filesystem::path path, Mode mode = Mode::direct_where_possible,
-                          std::uint64_t staging_bytes = default_staging_bytes);
-  UncachedWriter(const UncachedWriter&) = delete;
-  UncachedWriter& operator=(const UncachedWriter&) = delete;
+  RangeWriter(std::filesystem::path path, Mode mode, std::uint64_t staging_bytes = default_staging_bytes);
+  RangeWriter(const RangeWriter&) = delete;
+  RangeWriter& operator=(const RangeWriter&) = delete;
   /// Closes the descriptors, ignoring errors (call close() to see them).
-  ~UncachedWriter();
+  ~RangeWriter();
 
   /// Writes `bytes` at `offset`, extending the file if needed. Throws Error naming the file, the
   /// offset and the system's reason (no space, file size limit, ...); bytes of this range may then

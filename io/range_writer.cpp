@@ -1,4 +1,4 @@
-#include "io/uncached_writer.hpp"
+#include "io/range_writer.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,8 +18,8 @@ namespace omniseg::io {
 
 namespace {
 
-std::uint64_t round_down(std::uint64_t value) { return value / UncachedWriter::block_bytes * UncachedWriter::block_bytes; }
-std::uint64_t round_up(std::uint64_t value) { return round_down(value + UncachedWriter::block_bytes - 1); }
+std::uint64_t round_down(std::uint64_t value) { return value / RangeWriter::block_bytes * RangeWriter::block_bytes; }
+std::uint64_t round_up(std::uint64_t value) { return round_down(value + RangeWriter::block_bytes - 1); }
 
 /// pwrite until every byte is written; returns 0 or the errno of the failed call.
 int write_fully(int fd, const std::byte* bytes, std::uint64_t count, std::uint64_t offset) {
@@ -45,24 +45,24 @@ int write_fully(int fd, const std::byte* bytes, std::uint64_t count, std::uint64
 
 }  // namespace
 
-void UncachedWriter::FreeAligned::operator()(std::byte* memory) const noexcept { std::free(memory); }
+void RangeWriter::FreeAligned::operator()(std::byte* memory) const noexcept { std::free(memory); }
 
-UncachedWriter::UncachedWriter(std::filesystem::path path, Mode mode, std::uint64_t staging_bytes)
+RangeWriter::RangeWriter(std::filesystem::path path, Mode mode, std::uint64_t staging_bytes)
     : path_(std::move(path)), staging_bytes_(std::max(block_bytes, round_up(staging_bytes))) {
   buffered_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
   if (buffered_fd_ < 0) {
     throw Error(fmt::format("cannot open '{}' for writing: {}", path_.string(), std::strerror(errno)));
   }
   // A file system without direct I/O refuses the flag here (or, on some, at the first write).
-  if (mode == Mode::direct_where_possible) direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
+  if (mode == Mode::around_page_cache) direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | O_DIRECT);
 }
 
-UncachedWriter::~UncachedWriter() {
+RangeWriter::~RangeWriter() {
   if (direct_fd_ >= 0) ::close(direct_fd_);
   if (buffered_fd_ >= 0) ::close(buffered_fd_);
 }
 
-void UncachedWriter::close() {
+void RangeWriter::close() {
   const int direct = std::exchange(direct_fd_, -1);
   const int buffered = std::exchange(buffered_fd_, -1);
   const bool direct_failed = direct >= 0 && ::close(direct) != 0;
@@ -74,11 +74,11 @@ void UncachedWriter::close() {
   }
 }
 
-void UncachedWriter::stop_direct() {
+void RangeWriter::stop_direct() {
   if (direct_fd_ >= 0) ::close(std::exchange(direct_fd_, -1));
 }
 
-void UncachedWriter::write_at(std::uint64_t offset, std::span<const std::byte> bytes) {
+void RangeWriter::write_at(std::uint64_t offset, std::span<const std::byte> bytes) {
   if (buffered_fd_ < 0) throw Error(fmt::format("'{}' is closed: cannot write to it", path_.string()));
   const std::uint64_t end = offset + bytes.size();
   // [offset, body_begin) and [body_end, end) are partial blocks; [body_begin, body_end) whole ones.
@@ -96,7 +96,7 @@ void UncachedWriter::write_at(std::uint64_t offset, std::span<const std::byte> b
   if (end > body_end) write_buffered(body_end, piece(body_end, end));
 }
 
-void UncachedWriter::write_direct(std::uint64_t offset, std::span<const std::byte> bytes) {
+void RangeWriter::write_direct(std::uint64_t offset, std::span<const std::byte> bytes) {
   if (!staging_) {
     staging_.reset(static_cast<std::byte*>(std::aligned_alloc(block_bytes, staging_bytes_)));
     if (!staging_) throw std::bad_alloc();
@@ -119,9 +119,8 @@ void UncachedWriter::write_direct(std::uint64_t offset, std::span<const std::byt
   }
 }
 
-void UncachedWriter::write_buffered(std::uint64_t offset, std::span<const std::byte> bytes) {
-  // In pieces of the staging size: one huge write is much slower here (docs/benchmarks.md: a single
-  // 100 MB pwrite ran at 0.4 GB/s, the same bytes in 1 MiB pieces at 4-5 GB/s).
+void RangeWriter::write_buffered(std::uint64_t offset, std::span<const std::byte> bytes) {
+  // In pieces of the staging size (the header says why).
   for (std::uint64_t done = 0; done < bytes.size(); done += staging_bytes_) {
     const std::uint64_t count = std::min<std::uint64_t>(staging_bytes_, bytes.size() - done);
     const int error = write_fully(buffered_fd_, bytes.data() + done, count, offset + done);

@@ -1,4 +1,4 @@
-// io::UncachedWriter: every range lands byte for byte and no byte outside it changes (the partial
+// io::RangeWriter: every range lands byte for byte and no byte outside it changes (the partial
 // blocks at its ends are shared with neighbours: other ranks' rows, HDF5's metadata); exactly the
 // whole blocks inside a range go around the page cache, and those blocks are not left in it; a file
 // system limit is an error naming the file. The expected file is a plain byte array the test
@@ -19,14 +19,14 @@
 #include <vector>
 
 #include "engine/errors.hpp"
-#include "io/uncached_writer.hpp"
+#include "io/range_writer.hpp"
 
 namespace omniseg::io {
 namespace {
 
-constexpr std::uint64_t block = UncachedWriter::block_bytes;
+constexpr std::uint64_t block = RangeWriter::block_bytes;
 
-class UncachedWriterTest : public ::testing::Test {
+class RangeWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = std::filesystem::temp_directory_path() /
@@ -50,7 +50,7 @@ class UncachedWriterTest : public ::testing::Test {
     return bytes;
   }
   /// Writes a range of distinct bytes through `writer` and into the model.
-  void write(UncachedWriter& writer, std::uint64_t offset, std::uint64_t count, std::uint8_t seed) {
+  void write(RangeWriter& writer, std::uint64_t offset, std::uint64_t count, std::uint8_t seed) {
     std::vector<std::byte> data(count);
     for (std::uint64_t i = 0; i < count; ++i) data[i] = static_cast<std::byte>(seed + 7 * i + (i >> 8));
     writer.write_at(offset, data);
@@ -87,18 +87,18 @@ std::uint64_t whole_block_bytes(const Range& range) {
   return last > first ? last - first : 0;
 }
 
-TEST_F(UncachedWriterTest, RangesLandExactlyAndNeighboursAreUntouched) {
-  for (const auto mode : {UncachedWriter::Mode::direct_where_possible, UncachedWriter::Mode::page_cache_only}) {
+TEST_F(RangeWriterTest, RangesLandExactlyAndNeighboursAreUntouched) {
+  for (const auto mode : {RangeWriter::Mode::around_page_cache, RangeWriter::Mode::through_page_cache}) {
     make_file(22 * block);
     std::uint64_t expected_direct = 0;
     {
-      UncachedWriter writer(path_, mode, 2 * block);
+      RangeWriter writer(path_, mode, 2 * block);
       std::uint8_t seed = 1;
       for (const Range& range : ranges) {
         write(writer, range.offset, range.count, seed++);
         expected_direct += whole_block_bytes(range);
       }
-      if (mode == UncachedWriter::Mode::direct_where_possible) {
+      if (mode == RangeWriter::Mode::around_page_cache) {
         ASSERT_TRUE(writer.bypassing_page_cache())
             << "the test directory's file system refused O_DIRECT: " << path_.parent_path();
         EXPECT_EQ(writer.direct_bytes(), expected_direct);
@@ -117,11 +117,11 @@ TEST_F(UncachedWriterTest, RangesLandExactlyAndNeighboursAreUntouched) {
   }
 }
 
-TEST_F(UncachedWriterTest, WholeBlocksAreNotLeftInThePageCache) {
+TEST_F(RangeWriterTest, WholeBlocksAreNotLeftInThePageCache) {
   make_file(0);
   constexpr std::uint64_t blocks = 64;
   {
-    UncachedWriter writer(path_);
+    RangeWriter writer(path_, RangeWriter::Mode::around_page_cache);
     write(writer, 100, blocks * block - 200, 3);  // blocks 1 .. 62 are whole
     ASSERT_TRUE(writer.bypassing_page_cache());
     writer.close();
@@ -144,7 +144,7 @@ TEST_F(UncachedWriterTest, WholeBlocksAreNotLeftInThePageCache) {
   ::close(fd);
 }
 
-TEST_F(UncachedWriterTest, AFileSizeLimitIsAnErrorNamingTheFile) {
+TEST_F(RangeWriterTest, AFileSizeLimitIsAnErrorNamingTheFile) {
   make_file(0);
   rlimit original{};
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &original), 0);
@@ -154,7 +154,7 @@ TEST_F(UncachedWriterTest, AFileSizeLimitIsAnErrorNamingTheFile) {
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
   std::string message;
   try {
-    UncachedWriter writer(path_);
+    RangeWriter writer(path_, RangeWriter::Mode::around_page_cache);
     write(writer, 0, 32 * block + 5, 9);
   } catch (const Error& error) {
     message = error.what();
@@ -165,10 +165,10 @@ TEST_F(UncachedWriterTest, AFileSizeLimitIsAnErrorNamingTheFile) {
   EXPECT_NE(message.find("File too large"), std::string::npos) << message;
 }
 
-TEST_F(UncachedWriterTest, AMissingFileIsAnErrorNamingIt) {
+TEST_F(RangeWriterTest, AMissingFileIsAnErrorNamingIt) {
   std::string message;
   try {
-    UncachedWriter writer(path_ / "missing");
+    RangeWriter writer(path_ / "missing", RangeWriter::Mode::through_page_cache);
   } catch (const Error& error) {
     message = error.what();
   }
