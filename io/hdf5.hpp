@@ -38,6 +38,7 @@
 #include "engine/block_distribution.hpp"
 #include "engine/communicator.hpp"
 #include "engine/errors.hpp"
+#include "io/range_writer.hpp"
 
 namespace omniseg::io {
 
@@ -48,8 +49,6 @@ class Hdf5Error : public Error {
  public:
   using Error::Error;
 };
-
-class RangeWriter;  // io/range_writer.hpp
 
 // ---- RAII ownership of HDF5 ids -------------------------------------------------------------------
 
@@ -211,24 +210,12 @@ struct WriteOptions {
   Layout layout = Layout::contiguous;
 };
 
-/// How a file's large row datasets reach the disk.
-enum class BulkWrites : std::uint8_t {
-  /// Through HDF5's collective MPI-IO transfer, and so through the kernel's page cache: right for
-  /// files that are read soon (results) and for small pieces per rank (collective buffering).
-  collective,
-  /// Each rank writes its own rows of a large contiguous dataset straight into the dataset's
-  /// storage with io::RangeWriter (O_DIRECT, around the page cache); HDF5 still writes the
-  /// metadata and every other dataset. For files written once and read back rarely: checkpoints.
-  uncached,
-};
-
 struct FileOptions {
-  BulkWrites bulk_writes = BulkWrites::collective;
-  /// Under BulkWrites::uncached, a dataset goes around HDF5's transfer when it is contiguous, its
-  /// elements are stored as they lie in memory, and it holds at least this many bytes per rank on
-  /// average: a few MiB gain little from skipping the cache (and here the page cache is cheapest,
-  /// measured in docs/benchmarks.md), and small pieces would lose collective buffering.
-  std::uint64_t uncached_min_bytes_per_rank = std::uint64_t{4} << 20;
+  /// Contiguous datasets it applies to (their elements stored as they lie in memory) are not handed
+  /// to HDF5's collective transfer: each rank writes its own rows straight into the storage HDF5
+  /// allocated, with io::RangeWriter around the page cache. HDF5 still writes the metadata and every
+  /// other dataset. For files read back rarely or elsewhere (checkpoints, batch results).
+  PageCacheBypass page_cache_bypass;
 };
 
 /// What HDF5 reports it actually did for a collective transfer (H5Pget_mpio_actual_io_mode).
@@ -238,7 +225,7 @@ enum class CollectiveIoMode : std::uint8_t {
   chunk_collective,       ///< chunked dataset, chunks written collectively
   chunk_mixed,            ///< chunked dataset, some chunks each way
   contiguous_collective,  ///< contiguous dataset written collectively
-  uncached,               ///< contiguous dataset each rank wrote itself around the page cache (BulkWrites::uncached)
+  uncached,               ///< contiguous dataset each rank wrote itself around the page cache (FileOptions)
 };
 
 /// "none", "contiguous_collective", ...

@@ -567,8 +567,7 @@ WriteReport File::write_rows_erased(std::string_view dataset_path, const void* l
 }
 
 bool File::writes_uncached(std::uint64_t bytes) const {
-  return options_.bulk_writes == BulkWrites::uncached && bytes > 0 &&
-         bytes / static_cast<std::uint64_t>(comm_->size()) >= options_.uncached_min_bytes_per_rank;
+  return options_.page_cache_bypass.applies_to(bytes, comm_->size());
 }
 
 WriteReport File::write_agreed_rows(std::string_view dataset_path, const void* memory, std::uint64_t local_rows,

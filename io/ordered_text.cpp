@@ -21,9 +21,12 @@ namespace {
 
 }  // namespace
 
-void write_ordered_text(const engine::Communicator& comm, const std::string& path, std::string_view local_text) {
+void write_ordered_text(const engine::Communicator& comm, const std::string& path, std::string_view local_text,
+                        const PageCacheBypass& bypass) {
   const std::string temporary = path + ".tmp";
   const std::uint64_t offset = comm.exclusive_prefix_sum(local_text.size());
+  const bool around_cache = bypass.applies_to(comm.allreduce(std::uint64_t{local_text.size()}, engine::ReduceOp::sum),
+                                              comm.size());
   engine::collectively(comm, [&] {
     if (!comm.is_root()) return;
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -33,8 +36,8 @@ void write_ordered_text(const engine::Communicator& comm, const std::string& pat
   try {
     engine::collectively(comm, [&] {
       if (local_text.empty()) return;
-      // Results are read soon: through the page cache, in pieces (RangeWriter says why).
-      RangeWriter writer(temporary, RangeWriter::Mode::through_page_cache);
+      RangeWriter writer(temporary, around_cache ? RangeWriter::Mode::around_page_cache
+                                                 : RangeWriter::Mode::through_page_cache);
       writer.write_at(offset, std::as_bytes(std::span(local_text)));
       writer.close();
     });

@@ -10,11 +10,14 @@
 #include <string_view>
 
 #include "engine/communicator.hpp"
+#include "io/range_writer.hpp"
 
 namespace omniseg::io {
 
-/// Collective. Writes every rank's `local_text`, rank 0's first, to `path`. A failure on any rank
-/// (e.g. the directory is not writable) is the same omniseg::CollectiveError on every rank.
-void write_ordered_text(const engine::Communicator& comm, const std::string& path, std::string_view local_text);
+/// Collective. Writes every rank's `local_text`, rank 0's first, to `path`, around the page cache
+/// when `bypass` applies to the whole text. A failure on any rank (e.g. the directory is not
+/// writable) is the same omniseg::CollectiveError on every rank.
+void write_ordered_text(const engine::Communicator& comm, const std::string& path, std::string_view local_text,
+                        const PageCacheBypass& bypass = {});
 
 }  // namespace omniseg::io

@@ -31,6 +31,20 @@
 
 namespace omniseg::io {
 
+/// Which large writes go around the page cache: when `enabled`, those of at least
+/// `min_bytes_per_rank` per rank on average. Smaller ones gain little from skipping the cache (they
+/// were cheapest through it, docs/benchmarks.md) and, on a parallel file system, would lose
+/// collective buffering. The same on every rank.
+struct PageCacheBypass {
+  bool enabled = false;
+  std::uint64_t min_bytes_per_rank = std::uint64_t{4} << 20;
+
+  /// Whether `total_bytes` written by `ranks` ranks together go around the cache.
+  [[nodiscard]] bool applies_to(std::uint64_t total_bytes, int ranks) const {
+    return enabled && total_bytes > 0 && total_bytes / static_cast<std::uint64_t>(ranks) >= min_bytes_per_rank;
+  }
+};
+
 class RangeWriter {
  public:
   /// The alignment used for direct I/O: 4 KiB covers devices with 512-byte and 4 KiB blocks.

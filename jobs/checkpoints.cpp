@@ -279,9 +279,7 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
       timers_(&timers),
       directory_(config.checkpoint.directory),
       kmeans_interval_(config.checkpoint.kmeans_interval),
-      file_options_{.bulk_writes = config.checkpoint.bypass_page_cache ? io::BulkWrites::uncached
-                                                                       : io::BulkWrites::collective,
-                    .uncached_min_bytes_per_rank = config.checkpoint.bypass_page_cache_min_kib << 10} {
+      file_options_{.page_cache_bypass = config.checkpoint.page_cache} {
   if (!enabled()) {
     spdlog::info("checkpoints: none (no [checkpoint] directory and no --checkpoint-dir): a stopped job starts over");
     return;
@@ -292,7 +290,7 @@ JobCheckpoints::JobCheckpoints(const engine::Communicator& comm, const JobConfig
   });
   spdlog::info("checkpoints: in {}, K-means progress every {} iterations, large datasets written {}", directory_.string(),
                kmeans_interval_,
-               file_options_.bulk_writes == io::BulkWrites::uncached ? "around the page cache" : "through the page cache");
+               file_options_.page_cache_bypass.enabled ? "around the page cache" : "through the page cache");
 }
 
 template <class Load>

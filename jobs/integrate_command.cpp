@@ -62,7 +62,7 @@ void write_features_h5(const engine::Communicator& comm, const std::filesystem::
     file.write_string_attribute("/features", "money_unit", "currency units (unit_price x quantity)");
     file.write_string_attribute("/", "omniseg_version", version_line());
     file.write_string_attribute("/", "config", config.config_text);
-  });
+  }, {.page_cache_bypass = config.output_page_cache});
 }
 
 }  // namespace
@@ -126,8 +126,9 @@ void run_integrate(const engine::Communicator& comm, const IntegrateCommandOptio
   {
     auto phase = timers.phase("write");
     write_features_h5(comm, out / "features.h5", config, result);
-    io::write_ordered_text(comm, (out / "features.csv").string(), features_csv_text(comm, result));
-    io::write_ordered_text(comm, (out / "baskets.dat").string(), result.baskets.text);
+    io::write_ordered_text(comm, (out / "features.csv").string(), features_csv_text(comm, result),
+                           config.output_page_cache);
+    io::write_ordered_text(comm, (out / "baskets.dat").string(), result.baskets.text, config.output_page_cache);
     write_rejects(comm, config, out, std::move(result.rejects));
   }
   const auto totals = command_totals(comm, timers, start);

@@ -334,6 +334,14 @@ RuleConfig rule_config(TableReader& root) {
   return rules;
 }
 
+/// `bypass_page_cache` and `bypass_page_cache_min_kib` of a table, over `policy`.
+io::PageCacheBypass page_cache_bypass(TableReader& reader, io::PageCacheBypass policy) {
+  policy.enabled = reader.boolean("bypass_page_cache").value_or(policy.enabled);
+  policy.min_bytes_per_rank =
+      bounded_integer(reader, "bypass_page_cache_min_kib", 4, std::int64_t{1} << 30, policy.min_bytes_per_rank >> 10) << 10;
+  return policy;
+}
+
 CheckpointConfig checkpoint_config(TableReader& root, const std::string& config_path) {
   CheckpointConfig checkpoint;
   if (auto reader = optional_table(root, "checkpoint")) {
@@ -342,9 +350,7 @@ CheckpointConfig checkpoint_config(TableReader& root, const std::string& config_
       checkpoint.directory = resolve(*directory, config_path);
     }
     checkpoint.kmeans_interval = bounded_integer(*reader, "kmeans_interval", 1, 1'000'000, checkpoint.kmeans_interval);
-    checkpoint.bypass_page_cache = reader->boolean("bypass_page_cache").value_or(checkpoint.bypass_page_cache);
-    checkpoint.bypass_page_cache_min_kib = bounded_integer(*reader, "bypass_page_cache_min_kib", 4, std::int64_t{1} << 30,
-                                                           checkpoint.bypass_page_cache_min_kib);
+    checkpoint.page_cache = page_cache_bypass(*reader, checkpoint.page_cache);
     reader->reject_unknown_keys();
   }
   return checkpoint;
@@ -417,7 +423,11 @@ JobConfig parse_job_config(const std::string& config_text, const std::string& co
   config.checkpoint = checkpoint_config(root, config_path);
   if (const toml::table* output = root.table("output")) {
     TableReader reader(*output, "output", config_path);
-    config.output_directory = resolve(reader.required_string("directory"), config_path);
+    if (const auto directory = reader.string("directory")) {
+      if (directory->empty()) throw InputError(fmt::format("{}: key 'output.directory' must not be empty", config_path));
+      config.output_directory = resolve(*directory, config_path);
+    }
+    config.output_page_cache = page_cache_bypass(reader, config.output_page_cache);
     reader.reject_unknown_keys();
   }
   root.reject_unknown_keys();

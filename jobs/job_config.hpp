@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/communicator.hpp"
+#include "io/range_writer.hpp"
 
 namespace omniseg::jobs {
 
@@ -85,11 +86,8 @@ struct CheckpointConfig {
   std::string directory;
   /// K-means progress is checkpointed every this many Lloyd iterations (and on a stop request).
   std::uint64_t kmeans_interval = 10;
-  /// Large datasets of checkpoint files are written around the page cache (io::BulkWrites::uncached):
-  /// they are read back only after a failure, so caching them only takes memory and time.
-  bool bypass_page_cache = true;
-  /// ... for datasets of at least this many KiB per rank on average (io::FileOptions).
-  std::uint64_t bypass_page_cache_min_kib = 4096;
+  /// Checkpoints are read back only after a failure: caching them only takes memory and time.
+  io::PageCacheBypass page_cache{.enabled = true};
 };
 
 struct JobConfig {
@@ -107,6 +105,9 @@ struct JobConfig {
   RuleConfig rules;
   CheckpointConfig checkpoint;
   std::string output_directory;  ///< empty when the config has none (the command line must give it)
+  /// Large outputs are read later, by another job or on another node: this node's cache of them is
+  /// memory the job could use.
+  io::PageCacheBypass output_page_cache{.enabled = true};
 };
 
 /// The roles of each input table, required ones first; docs/formats.md lists them.

@@ -236,7 +236,7 @@ void write_segmentation_h5(const engine::Communicator& comm, const std::filesyst
     file.write_int_attribute("/", "seed", static_cast<std::int64_t>(metadata.seed));
     file.write_string_attribute("/", "started", metadata.started);
     file.write_string_attribute("/", "finished", metadata.finished);
-  });
+  }, {.page_cache_bypass = config.output_page_cache});
 }
 
 /// Rank 0 gets the `count` rules of highest lift over all ranks, as display lines, best first.
@@ -351,11 +351,13 @@ void run_segmentation_job(const engine::Communicator& comm, const RunCommandOpti
     metadata.finished = utc_now(comm);
     write_segmentation_h5(comm, out / "segmentation.h5", integration, segments, found, columns, config, metadata);
     io::write_ordered_text(comm, (out / "segments.csv").string(),
-                           segments_csv_text(comm, integration.features, segments.kmeans.chosen.result.labels));
+                           segments_csv_text(comm, integration.features, segments.kmeans.chosen.result.labels),
+                           config.output_page_cache);
     io::write_ordered_text(comm, (out / "segment_profiles.csv").string(),
                            comm.is_root() ? profiles_csv_text(segments.profiles, integration.feature_names, columns)
                                           : std::string());
-    io::write_ordered_text(comm, (out / "rules.csv").string(), rules_csv_text(comm, found.rules));
+    io::write_ordered_text(comm, (out / "rules.csv").string(), rules_csv_text(comm, found.rules),
+                           config.output_page_cache);
     write_rejects(comm, config, out, std::move(integration.rejects));
   }
   const std::vector<std::string> best_rules = top_rules(comm, found.rules, 5);

@@ -175,7 +175,7 @@ void write_sharded_read_by_block_and_whole(const std::filesystem::path& path, co
     return "/" + counts.name + (layout == Layout::chunked ? "/chunked/" : "/contiguous/") +
            (matrix ? "matrix" : "vector");
   };
-  const bool uncached = options.bulk_writes == BulkWrites::uncached;
+  const bool uncached = options.page_cache_bypass.enabled;
 
   {
     auto file = File::create(comm(), path, options);
@@ -237,7 +237,7 @@ TYPED_TEST(RowShardedTypes, WriteShardedReadByBlockAndWhole) {
 TYPED_TEST(RowShardedTypes, WriteShardedAroundThePageCacheReadByBlockAndWhole) {
   // Rows of 4 to 24 bytes: ranks' pieces start and end inside blocks, often inside the same one.
   write_sharded_read_by_block_and_whole<TypeParam>(
-      this->in_directory("uncached.h5"), {.bulk_writes = BulkWrites::uncached, .uncached_min_bytes_per_rank = 1});
+      this->in_directory("uncached.h5"), {.page_cache_bypass = {.enabled = true, .min_bytes_per_rank = 1}});
 }
 
 TEST_F(Hdf5Files, LargeDatasetsAroundThePageCacheSitAmongHdf5sOwnData) {
@@ -247,7 +247,7 @@ TEST_F(Hdf5Files, LargeDatasetsAroundThePageCacheSitAmongHdf5sOwnData) {
   RowCounts counts{"uneven", {}};
   for (int r = 0; r < ranks(); ++r) counts.counts.push_back(3000 + 1111 * static_cast<std::uint64_t>(r) + 7);
   const std::uint64_t first = counts.first_row_of(me());
-  const FileOptions options{.bulk_writes = BulkWrites::uncached, .uncached_min_bytes_per_rank = 64 << 10};
+  const FileOptions options{.page_cache_bypass = {.enabled = true, .min_bytes_per_rank = 64 << 10}};
   write_file_atomically(comm(), path, [&](File& file) {
     file.write_vector_rows("/small", rows_of<std::int32_t>(me(), 1, 0));
     const auto report = file.write_matrix_rows("/big/doubles", rows_of<double>(first, counts.mine(), 3), 3);

@@ -170,16 +170,33 @@ TEST(JobConfig, CheckpointSection) {
   const JobConfig none = parse_job_config(valid, "/jobs/job.toml");
   EXPECT_TRUE(none.checkpoint.directory.empty());
   EXPECT_EQ(none.checkpoint.kmeans_interval, 10U);
-  EXPECT_TRUE(none.checkpoint.bypass_page_cache);
-  EXPECT_EQ(none.checkpoint.bypass_page_cache_min_kib, 4096U);
+  EXPECT_TRUE(none.checkpoint.page_cache.enabled);
+  EXPECT_EQ(none.checkpoint.page_cache.min_bytes_per_rank, 4096U << 10);
   const JobConfig config = parse_job_config(valid +
                                                 "[checkpoint]\ndirectory = \"ck\"\nkmeans_interval = 4\n"
                                                 "bypass_page_cache = false\nbypass_page_cache_min_kib = 64\n",
                                             "/jobs/job.toml");
-  EXPECT_EQ(config.checkpoint.bypass_page_cache_min_kib, 64U);
+  EXPECT_EQ(config.checkpoint.page_cache.min_bytes_per_rank, 64U << 10);
   EXPECT_EQ(config.checkpoint.directory, "/jobs/ck");  // relative to the config's folder
   EXPECT_EQ(config.checkpoint.kmeans_interval, 4U);
-  EXPECT_FALSE(config.checkpoint.bypass_page_cache);
+  EXPECT_FALSE(config.checkpoint.page_cache.enabled);
+}
+
+TEST(JobConfig, OutputSection) {
+  const JobConfig defaults = parse_job_config(valid, "/jobs/job.toml");
+  EXPECT_TRUE(defaults.output_page_cache.enabled);
+  EXPECT_EQ(defaults.output_page_cache.min_bytes_per_rank, 4096U << 10);
+  // No directory: the command line's --output must give it.
+  const JobConfig cached = parse_job_config(
+      replaced(valid, "directory = \"out\"", "bypass_page_cache = false\nbypass_page_cache_min_kib = 128"),
+      "/jobs/job.toml");
+  EXPECT_TRUE(cached.output_directory.empty());
+  EXPECT_FALSE(cached.output_page_cache.enabled);
+  EXPECT_EQ(cached.output_page_cache.min_bytes_per_rank, 128U << 10);
+  EXPECT_NE(message_of(replaced(valid, "directory = \"out\"", "directory = \"\"")).find("'output.directory' must not be empty"),
+            std::string::npos);
+  EXPECT_NE(message_of(replaced(valid, "directory = \"out\"", "bypass_page_cache = \"no\"")).find("'output.bypass_page_cache' must be true or false"),
+            std::string::npos);
 }
 
 }  // namespace
