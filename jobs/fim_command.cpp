@@ -73,6 +73,10 @@ std::string format_itemsets(const fim::ItemsetList<fim::ItemId>& itemsets) {
   return fmt::to_string(text);
 }
 
+io::PageCacheBypass output_page_cache(const FimOptions& options) {
+  return {.enabled = options.bypass_page_cache};
+}
+
 void write_hdf5(const engine::Communicator& comm, const std::string& path, const fim::FrequentItemsets& mined,
                 const FimOptions& options, std::uint64_t min_support, const rules::AssociationRules* found,
                 const std::optional<rules::RuleOptions>& rule_settings) {
@@ -82,7 +86,7 @@ void write_hdf5(const engine::Communicator& comm, const std::string& path, const
     file.write_string_attribute("/fim", "input", options.input);
     file.write_string_attribute("/", "omniseg_version", version_line());
     if (found) write_rules(file, comm, *found, *rule_settings);
-  });
+  }, {.page_cache_bypass = output_page_cache(options)});
 }
 
 }  // namespace
@@ -121,6 +125,9 @@ void add_fim_command(CLI::App& app, Selection& selection) {
                   "Output name: writes OUT.h5 (and OUT.txt with --text, OUT_rules.csv with --rules)")
       ->required();
   fim->add_flag("--text", options->text, "Also write OUT.txt, one itemset per line: 'i1 i2 i3 #SUP: n'");
+  fim->add_option("--bypass-page-cache", options->bypass_page_cache,
+                  "Write outputs of at least 4 MiB a rank with direct I/O around the page cache (true or false)")
+      ->capture_default_str();
   fim->add_option("--groups-per-rank", options->groups_per_rank, "PFP item groups per rank (load balance)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -187,8 +194,10 @@ void run_fim(const engine::Communicator& comm, const FimOptions& options) {
   {
     auto phase = timers.phase("write");
     write_hdf5(comm, paths.hdf5, mined, options, min_support, found ? &*found : nullptr, rule_settings);
-    if (options.text) io::write_ordered_text(comm, paths.text, format_itemsets(mined.local));
-    if (found) io::write_ordered_text(comm, paths.rules_csv, rules_csv_text(comm, *found));
+    if (options.text) {
+      io::write_ordered_text(comm, paths.text, format_itemsets(mined.local), output_page_cache(options));
+    }
+    if (found) io::write_ordered_text(comm, paths.rules_csv, rules_csv_text(comm, *found), output_page_cache(options));
   }
   const auto totals = command_totals(comm, timers, start);
   spdlog::info("fim: wrote {}{}{}; phase times across ranks:\n{}", paths.hdf5,

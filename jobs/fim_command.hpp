@@ -29,6 +29,7 @@ struct FimOptions {
   std::optional<double> min_confidence;  ///< required with rules; in (0, 1]
   double min_lift = 0;           ///< 0: no lift filter
   std::int64_t top = 0;          ///< keep the `top` rules of highest lift; 0: all (negative: an error)
+  bool bypass_page_cache = true;  ///< outputs of at least 4 MiB a rank around the page cache (io::PageCacheBypass)
 };
 
 void add_fim_command(CLI::App& app, Selection& selection);

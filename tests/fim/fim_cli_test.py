@@ -103,6 +103,10 @@ def main():
         huge = 18446744073709551615
         r.expect_result("huge_ids.dat", f"{huge} 7\n{huge} 7\n{huge}\n".encode(), [{huge, 7}, {huge, 7}, {huge}], 2)
         r.expect_result("single_line.dat", b"4 8 15 16 23 42", [{4, 8, 15, 16, 23, 42}], 1)
+        r.expect_result("through_page_cache.dat", text, clean, 2, "--bypass-page-cache", "false")
+        _, _, done = r.fim("bad_switch.dat", text, "--min-support", "2", "--bypass-page-cache", "maybe")
+        r.check(done.returncode == 2 and "--bypass-page-cache" in done.stderr,
+                f"--bypass-page-cache maybe: exit code {done.returncode}, expected a usage error naming the option", done)
         r.expect_error("letters.dat", b"1 2\n3 x4\n", "letters.dat:2", "--min-support", "1")
         r.expect_error("negative.dat", b"1 2\n1 2\n\n-3 1\n", "negative.dat:4", "--min-support", "1")
         r.expect_error("decimal.dat", b"1.5\n", "decimal.dat:1", "--min-support", "1")
