@@ -20,6 +20,7 @@ struct PcaCommandOptions {
   bool standardize = false;
   std::string output;
   std::int64_t chunk_rows = 1024;  ///< rows per chunk of the QR tree (tuning)
+  bool bypass_page_cache = true;   ///< outputs of at least 4 MiB a rank around the page cache (io::PageCacheBypass)
 };
 
 void add_pca_command(CLI::App& app, Selection& selection);

@@ -165,6 +165,14 @@ def main():
         if fitted:
             run.expect_accurate("float32", well.astype(np.float32).astype(np.float64), fitted[1])
             print("ok: float32")
+        # The page-cache switch changes where the bytes go, never the model.
+        default = run.fit("cache_default", ranks, f"{data}:/well", 4)
+        through = run.fit("cache_off", ranks, f"{data}:/well", 4, "--bypass-page-cache", "false")
+        if default and through:
+            run.check(default[1].keys() == through[1].keys()
+                      and all(np.array_equal(default[1][key], through[1][key]) for key in default[1]),
+                      "--bypass-page-cache false: a different model")
+            print("ok: --bypass-page-cache false")
         fitted = run.fit("nested", ranks, f"{data}:/group/nested", 3)
         if fitted:
             run.expect_accurate("nested dataset path", well[:100], fitted[1])
