@@ -420,8 +420,6 @@ class File {
   /// The shape must already be agreed across ranks.
   WriteReport write_agreed_rows(std::string_view dataset_path, const void* memory, std::uint64_t local_rows,
                                 int rank, std::uint64_t columns, hid_t file_type, hid_t memory_type, Layout layout);
-  /// Whether a contiguous dataset of `bytes` in all goes around HDF5's transfer (FileOptions).
-  [[nodiscard]] bool writes_uncached(std::uint64_t bytes) const;
   /// This rank's rows of the just created `dataset` (storage allocated) written at their place in
   /// the file by uncached_; failures on any rank throw on every rank.
   void write_rows_uncached(hid_t dataset, const WriteReport& rows, std::uint64_t row_bytes, const void* memory,

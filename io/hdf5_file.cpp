@@ -566,10 +566,6 @@ WriteReport File::write_rows_erased(std::string_view dataset_path, const void* l
                            memory_type_of(type), options.layout);
 }
 
-bool File::writes_uncached(std::uint64_t bytes) const {
-  return options_.page_cache_bypass.applies_to(bytes, comm_->size());
-}
-
 WriteReport File::write_agreed_rows(std::string_view dataset_path, const void* memory, std::uint64_t local_rows,
                                     int rank, std::uint64_t columns, hid_t file_type, hid_t memory_type,
                                     Layout layout) {
@@ -582,9 +578,11 @@ WriteReport File::write_agreed_rows(std::string_view dataset_path, const void* m
   const std::array<hsize_t, 2> global_dims{report.global_rows, columns};
   const std::array<hsize_t, 2> max_dims{H5S_UNLIMITED, columns};
   const bool chunked = layout == Layout::chunked;
-  const std::uint64_t row_bytes = columns * H5Tget_size(file_type);
+  const std::uint64_t element_bytes = H5Tget_size(file_type);
+  const std::uint64_t row_bytes = columns * element_bytes;
   // The same on every rank: shape, types and options agree.
-  const bool uncached = !chunked && writes_uncached(report.global_rows * row_bytes) &&
+  const bool uncached = !chunked &&
+                        options_.page_cache_bypass.applies_to(report.global_rows * row_bytes, comm_->size()) &&
                         checked(H5Tequal(file_type, memory_type), "compare file and memory types", where) > 0;
   DataspaceId file_space{
       checked(H5Screate_simple(rank, global_dims.data(), chunked ? max_dims.data() : nullptr),
@@ -602,7 +600,7 @@ WriteReport File::write_agreed_rows(std::string_view dataset_path, const void* m
     checked(H5Pset_alloc_time(dataset_creation.get(), H5D_ALLOC_TIME_EARLY), "allocate storage early", where);
   }
   if (chunked) {
-    const auto chunk = chunk_dims_for(report.global_rows, columns, H5Tget_size(file_type));
+    const auto chunk = chunk_dims_for(report.global_rows, columns, element_bytes);
     checked(H5Pset_chunk(dataset_creation.get(), rank, chunk.data()), "set chunk shape", where);
   }
   const std::string name(dataset_path);

@@ -25,8 +25,9 @@ void write_ordered_text(const engine::Communicator& comm, const std::string& pat
                         const PageCacheBypass& bypass) {
   const std::string temporary = path + ".tmp";
   const std::uint64_t offset = comm.exclusive_prefix_sum(local_text.size());
-  const bool around_cache = bypass.applies_to(comm.allreduce(std::uint64_t{local_text.size()}, engine::ReduceOp::sum),
-                                              comm.size());
+  const bool around_cache =
+      bypass.enabled &&
+      bypass.applies_to(comm.allreduce(std::uint64_t{local_text.size()}, engine::ReduceOp::sum), comm.size());
   engine::collectively(comm, [&] {
     if (!comm.is_root()) return;
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -37,6 +37,13 @@ std::string subcommand_names(const CLI::App& app) {
 
 }  // namespace
 
+void add_bypass_page_cache_option(CLI::App& command, bool& bypass) {
+  command
+      .add_option("--bypass-page-cache", bypass,
+                  "Write outputs of at least 4 MiB a rank with direct I/O around the page cache (true or false)")
+      ->capture_default_str();
+}
+
 int run_command_line(const engine::Communicator& world, int argc, char** argv) {
   CLI::App app("omniseg: customer segmentation and market-basket mining on MPI clusters.\n"
                "Run under mpiexec or srun; every subcommand runs on all ranks.",

@@ -25,6 +25,10 @@ struct Selection {
   std::function<void(const engine::Communicator&, const GlobalOptions&)> run;
 };
 
+/// `--bypass-page-cache true|false` on a subcommand that writes large outputs (io::PageCacheBypass;
+/// docs/formats.md).
+void add_bypass_page_cache_option(CLI::App& command, bool& bypass);
+
 /// Parses and runs; returns the process exit code (the same on every rank).
 int run_command_line(const engine::Communicator& world, int argc, char** argv);
 

@@ -125,9 +125,7 @@ void add_fim_command(CLI::App& app, Selection& selection) {
                   "Output name: writes OUT.h5 (and OUT.txt with --text, OUT_rules.csv with --rules)")
       ->required();
   fim->add_flag("--text", options->text, "Also write OUT.txt, one itemset per line: 'i1 i2 i3 #SUP: n'");
-  fim->add_option("--bypass-page-cache", options->bypass_page_cache,
-                  "Write outputs of at least 4 MiB a rank with direct I/O around the page cache (true or false)")
-      ->capture_default_str();
+  add_bypass_page_cache_option(*fim, options->bypass_page_cache);
   fim->add_option("--groups-per-rank", options->groups_per_rank, "PFP item groups per rank (load balance)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

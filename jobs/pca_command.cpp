@@ -69,9 +69,7 @@ void add_pca_command(CLI::App& app, Selection& selection) {
   pca->add_flag("--standardize", options->standardize,
                 "Divide each centred column by its standard deviation (population, as StandardScaler)");
   pca->add_option("--output", options->output, "Output HDF5 file (written atomically)")->required();
-  pca->add_option("--bypass-page-cache", options->bypass_page_cache,
-                  "Write outputs of at least 4 MiB a rank with direct I/O around the page cache (true or false)")
-      ->capture_default_str();
+  add_bypass_page_cache_option(*pca, options->bypass_page_cache);
   pca->add_option("--chunk-rows", options->chunk_rows, "Rows per chunk, the leaves of the QR tree (tuning; the result depends on it, never on the rank count)")
       ->capture_default_str()
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
