@@ -22,7 +22,7 @@ struct FimOptions {
   std::uint32_t max_size = 0;    ///< 0: no limit
   std::string output;            ///< OUT or OUT.h5; the text goes to OUT.txt
   bool text = false;
-  int groups_per_rank = 16;
+  int groups_per_rank = 256;
   bool closed = false;           ///< only closed itemsets (no superset with the same support)
   bool maximal = false;          ///< only maximal itemsets (no frequent superset)
   bool rules = false;            ///< also draw association rules from the itemsets

@@ -1,146 +1,193 @@
 #include "algorithms/fim/canonical_order.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <numeric>
-#include <vector>
 
 namespace omniseg::fim {
 namespace {
-
-/// Itemsets of one size k stored flat: row i is items[i*k, (i+1)*k). Contiguous rows keep the
-/// comparisons of the sort in cache, unlike CSR rows reached through offsets.
-struct SizeClass {
-  std::size_t k = 0;
-  std::vector<ItemPosition> items;
-  std::vector<std::uint64_t> support;
-  [[nodiscard]] std::size_t rows() const { return support.size(); }
-  [[nodiscard]] const ItemPosition* row(std::size_t i) const { return items.data() + i * k; }
-};
-
-/// The items after the first, packed most significant first into 128 bits: for rows of equal
-/// length, numeric order of the packed keys is lexicographic order of the items.
-struct PackedRow {
-  std::uint64_t high = 0, low = 0;
-  std::uint32_t row = 0;
-  friend bool operator<(const PackedRow& a, const PackedRow& b) {
-    if (a.high != b.high) return a.high < b.high;
-    if (a.low != b.low) return a.low < b.low;
-    return a.row < b.row;  // equal rows keep their input order
-  }
-};
-
-/// Row indices of `sizes` in canonical order: a counting sort by the first item, then a sort of
-/// each bucket by the remaining items — as packed integer keys when they fit in 128 bits.
-std::vector<std::uint32_t> canonical_rows(const SizeClass& sizes, ItemPosition universe) {
-  const std::size_t n = sizes.rows(), k = sizes.k;
-  std::vector<std::uint32_t> start(static_cast<std::size_t>(universe) + 1, 0);
-  for (std::size_t i = 0; i < n; ++i) ++start[sizes.row(i)[0] + 1];
-  std::partial_sum(start.begin(), start.end(), start.begin());
-  std::vector<std::uint32_t> order(n);
-  std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
-  for (std::size_t i = 0; i < n; ++i) order[next[sizes.row(i)[0]]++] = static_cast<std::uint32_t>(i);
-  if (k <= 1) return order;
-
-  const auto bits = static_cast<unsigned>(std::bit_width(std::max<ItemPosition>(universe - 1, 1)));
-  if ((k - 1) * bits <= 128) {
-    std::vector<PackedRow> keys;
-    for (std::size_t first = 0; first < universe; ++first) {
-      const std::uint32_t begin = start[first], end = start[first + 1];
-      if (end - begin < 2) continue;
-      keys.clear();
-      for (std::uint32_t at = begin; at < end; ++at) {
-        PackedRow key{.high = 0, .low = 0, .row = order[at]};
-        const ItemPosition* items = sizes.row(order[at]);
-        for (std::size_t j = 1; j < k; ++j) {  // shift the 128-bit pair left by `bits`, add the item
-          key.high = (key.high << bits) | (bits < 64 ? key.low >> (64 - bits) : key.low);
-          key.low = (bits < 64 ? key.low << bits : 0) | items[j];
-        }
-        keys.push_back(key);
-      }
-      std::sort(keys.begin(), keys.end());
-      for (std::uint32_t at = begin; at < end; ++at) order[at] = keys[at - begin].row;
-    }
-    return order;
-  }
-  const auto rest_less = [&](std::uint32_t a, std::uint32_t b) {
-    const ItemPosition* x = sizes.row(a);
-    const ItemPosition* y = sizes.row(b);
-    const auto [x_end, y_end] = std::mismatch(x + 1, x + k, y + 1);
-    return x_end != x + k ? *x_end < *y_end : a < b;  // equal rows keep their input order
-  };
-  for (std::size_t first = 0; first < universe; ++first) {
-    if (start[first + 1] - start[first] > 1) {
-      std::sort(order.begin() + start[first], order.begin() + start[first + 1], rest_less);
-    }
-  }
-  return order;
-}
-
-/// Sorts `itemsets` (items recoded through `position_of` when given) into canonical order.
-ItemsetList<ItemPosition> sort_canonically(const ItemsetList<std::uint32_t>& itemsets,
-                                           std::span<const ItemPosition> position_of, ItemPosition universe) {
-  // Size classes with exact capacity: no reallocation while copying a list of many millions.
-  std::vector<std::size_t> rows_of_size;
-  for (std::size_t i = 0; i < itemsets.size(); ++i) {
-    const std::size_t k = itemsets.sets[i].size();
-    if (rows_of_size.size() <= k) rows_of_size.resize(k + 1, 0);
-    ++rows_of_size[k];
-  }
-  std::vector<SizeClass> by_size(rows_of_size.size());
-  for (std::size_t k = 0; k < by_size.size(); ++k) {
-    by_size[k].k = k;
-    by_size[k].items.resize(k * rows_of_size[k]);
-    by_size[k].support.resize(rows_of_size[k]);
-  }
-  std::vector<std::size_t> filled(by_size.size(), 0);
-  for (std::size_t i = 0; i < itemsets.size(); ++i) {
-    const auto set = itemsets.sets[i];
-    const std::size_t k = set.size();
-    const std::size_t row = filled[k]++;
-    ItemPosition* out = by_size[k].items.data() + row * k;
-    if (position_of.empty()) {
-      std::copy(set.begin(), set.end(), out);
-    } else {
-      for (std::size_t j = 0; j < k; ++j) {  // insertion sort: itemsets are short
-        ItemPosition item = position_of[set[j]];
-        std::size_t at = j;
-        for (; at > 0 && out[at - 1] > item; --at) out[at] = out[at - 1];
-        out[at] = item;
-      }
-    }
-    by_size[k].support[row] = itemsets.support[i];
-  }
-  ItemsetList<ItemPosition> sorted;
-  sorted.sets.items.resize(itemsets.sets.items.size());
-  sorted.sets.offsets.resize(itemsets.size() + 1);
-  sorted.support.resize(itemsets.size());
-  std::size_t next = 0;
-  std::uint64_t offset = 0;
-  sorted.sets.offsets[0] = 0;
-  for (SizeClass& sizes : by_size) {
-    const auto order = sizes.k == 0 ? std::vector<std::uint32_t>(sizes.rows(), 0) : canonical_rows(sizes, universe);
-    for (std::size_t r = 0; r < order.size(); ++r) {
-      const std::uint32_t i = sizes.k == 0 ? static_cast<std::uint32_t>(r) : order[r];
-      std::copy_n(sizes.row(i), sizes.k, sorted.sets.items.data() + offset);
-      offset += sizes.k;
-      sorted.support[next] = sizes.support[i];
-      sorted.sets.offsets[++next] = offset;
-    }
-    sizes = {};  // free as we go
-  }
-  return sorted;
-}
-
+__extension__ typedef unsigned __int128 Key128;  // GCC/Clang; __extension__ keeps -Wpedantic quiet
 }  // namespace
 
-ItemsetList<ItemPosition> canonical_sort(const ItemsetList<ItemPosition>& itemsets, ItemPosition universe) {
-  return sort_canonically(itemsets, {}, universe);
+void SizeBins::add(std::span<const ItemPosition> ascending, std::uint64_t support) {
+  const std::size_t k = ascending.size();
+  if (bins_.size() <= k) bins_.resize(k + 1);
+  auto& blocks = bins_[k];
+  const std::size_t rows_per_block = std::max<std::size_t>(1, kBlockBytes / (k * sizeof(ItemPosition) + sizeof(std::uint64_t)));
+  if (blocks.empty() || blocks.back().rows() == rows_per_block) {
+    RowBlock& block = blocks.emplace_back();
+    block.k = k;
+    block.items.reserve(rows_per_block * k);
+    block.support.reserve(rows_per_block);
+  }
+  RowBlock& block = blocks.back();
+  block.items.insert(block.items.end(), ascending.begin(), ascending.end());
+  block.support.push_back(support);
 }
 
-ItemsetList<ItemPosition> canonical_sort(const ItemsetList<std::uint32_t>& itemsets,
-                                         std::span<const ItemPosition> position_of, ItemPosition universe) {
-  return sort_canonically(itemsets, position_of, universe);
+std::span<const RowBlock> SizeBins::blocks(std::size_t k) const {
+  return k < bins_.size() ? std::span<const RowBlock>(bins_[k]) : std::span<const RowBlock>();
+}
+
+std::uint64_t SizeBins::rows(std::size_t k) const {
+  std::uint64_t total = 0;
+  for (const RowBlock& block : blocks(k)) total += block.rows();
+  return total;
+}
+
+std::uint64_t SizeBins::itemsets() const {
+  std::uint64_t total = 0;
+  for (std::size_t k = 0; k < bins_.size(); ++k) total += rows(k);
+  return total;
+}
+
+void SizeBins::release(std::size_t k) {
+  if (k < bins_.size()) bins_[k] = {};
+}
+
+const RowBlock& RowSorter::sort(std::span<const RowBlock> blocks) {
+  const std::size_t k = blocks.empty() ? 0 : blocks.front().k;
+  std::size_t n = 0;
+  for (const RowBlock& block : blocks) n += block.rows();
+  sorted_.k = k;
+  sorted_.items.resize(n * k);
+  sorted_.support.resize(n);
+  if (k == 0) {  // all empty sets: nothing to order
+    std::size_t at = 0;
+    for (const RowBlock& block : blocks) at = std::copy(block.support.begin(), block.support.end(), sorted_.support.begin() + at) - sorted_.support.begin();
+    return sorted_;
+  }
+  // Counting sort by the first item. After the scatter start_[f] is the end of first item f's run.
+  start_.assign(static_cast<std::size_t>(universe_) + 1, 0);
+  for (const RowBlock& block : blocks) {
+    for (std::size_t i = 0; i < block.rows(); ++i) ++start_[block.items[i * k] + 1];
+  }
+  std::partial_sum(start_.begin(), start_.end(), start_.begin());
+  for (const RowBlock& block : blocks) {
+    for (std::size_t i = 0; i < block.rows(); ++i) {
+      const std::uint64_t at = start_[block.items[i * k]]++;
+      std::copy_n(block.items.data() + i * k, k, sorted_.items.data() + at * k);
+      sorted_.support[at] = block.support[i];
+    }
+  }
+  if (k == 1) return sorted_;
+  for (std::size_t first = 0; first < universe_; ++first) {
+    const std::uint64_t begin = first == 0 ? 0 : start_[first - 1], end = start_[first];
+    if (end - begin > 1) sort_run(begin, end);
+  }
+  return sorted_;
+}
+
+/// Sorts rows [begin, end) of sorted_, which share their first item, by the items after it.
+void RowSorter::sort_run(std::size_t begin, std::size_t end) {
+  const std::size_t k = sorted_.k, rows = end - begin;
+  bits_ = static_cast<unsigned>(std::bit_width(std::max<ItemPosition>(universe_ - 1, 1)));
+  items_per_key_ = 128 / bits_;
+  run_ = sorted_.items.data() + begin * k;
+  keys_.resize(rows);
+  for (std::size_t r = 0; r < rows; ++r) keys_[r].row = static_cast<std::uint32_t>(r);
+  pack_window(0, rows, 0);
+  sort_keys(0, rows, static_cast<unsigned>(window_items(0)) * bits_, 0);
+  run_support_.assign(sorted_.support.begin() + static_cast<std::ptrdiff_t>(begin),
+                      sorted_.support.begin() + static_cast<std::ptrdiff_t>(end));
+  for (std::size_t r = 0; r < rows; ++r) sorted_.support[begin + r] = run_support_[keys_[r].row];
+  ItemPosition* out = sorted_.items.data() + begin * k;
+  if (window_items(0) + 1 == k) {  // the keys hold the whole rows: unpack them in place
+    const ItemPosition first = out[0];
+    const Key128 mask = (Key128{1} << bits_) - 1;
+    for (std::size_t r = 0; r < rows; ++r, out += k) {
+      Key128 key = Key128{keys_[r].high} << 64 | keys_[r].low;
+      for (std::size_t j = k - 1; j >= 1; --j, key >>= bits_) out[j] = static_cast<ItemPosition>(key & mask);
+      out[0] = first;
+    }
+    return;
+  }
+  run_items_.assign(out, out + rows * k);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::copy_n(run_items_.data() + std::size_t{keys_[r].row} * k, k, out + r * k);
+  }
+}
+
+/// Items after the first in key window `window`: window w holds items 1 + w * items_per_key_ on.
+std::size_t RowSorter::window_items(std::size_t window) const {
+  const std::size_t after_first = sorted_.k - 1, skipped = window * items_per_key_;
+  return skipped >= after_first ? 0 : std::min(items_per_key_, after_first - skipped);
+}
+
+void RowSorter::pack_window(std::size_t begin, std::size_t end, std::size_t window) {
+  const std::size_t k = sorted_.k, from = 1 + window * items_per_key_, items = window_items(window);
+  for (std::size_t r = begin; r < end; ++r) {
+    const ItemPosition* row = run_ + std::size_t{keys_[r].row} * k + from;
+    Key128 key = 0;
+    for (std::size_t j = 0; j < items; ++j) key = key << bits_ | row[j];
+    keys_[r].high = static_cast<std::uint64_t>(key >> 64);
+    keys_[r].low = static_cast<std::uint64_t>(key);
+  }
+}
+
+/// Sorts keys_[begin, end) stably; they agree on every key bit at or above `bit` (the key of
+/// `window` is bit wide at first). An MSD radix sort on 8-bit digits, insertion sort for small
+/// ranges; keys that agree on a whole window go on to the next window of items.
+void RowSorter::sort_keys(std::size_t begin, std::size_t end, unsigned bit, std::size_t window) {
+  const auto key_of = [](const PackedKey& key) { return Key128{key.high} << 64 | key.low; };
+  const std::size_t n = end - begin;
+  if (n < 2) return;
+  if (bit == 0) {  // equal on this window: the next one decides, if the rows go on
+    const std::size_t next_items = window_items(window + 1);
+    if (next_items == 0) return;
+    pack_window(begin, end, window + 1);
+    sort_keys(begin, end, static_cast<unsigned>(next_items) * bits_, window + 1);
+    return;
+  }
+  constexpr std::size_t kInsertionBelow = 32;
+  if (n < kInsertionBelow) {
+    for (std::size_t i = begin + 1; i < end; ++i) {  // stable
+      const PackedKey moving = keys_[i];
+      const Key128 value = key_of(moving);
+      std::size_t at = i;
+      for (; at > begin && key_of(keys_[at - 1]) > value; --at) keys_[at] = keys_[at - 1];
+      keys_[at] = moving;
+    }
+    // Runs of equal keys still need the next window.
+    for (std::size_t i = begin; i < end;) {
+      std::size_t j = i + 1;
+      while (j < end && key_of(keys_[j]) == key_of(keys_[i])) ++j;
+      if (j - i > 1) sort_keys(i, j, 0, window);
+      i = j;
+    }
+    return;
+  }
+  const unsigned low_bit = bit > 8 ? bit - 8 : 0;
+  const auto digit = [&](const PackedKey& key) {
+    return static_cast<std::size_t>((key_of(key) >> low_bit) & ((Key128{1} << (bit - low_bit)) - 1));
+  };
+  std::array<std::size_t, 257> next{};
+  for (std::size_t r = begin; r < end; ++r) ++next[digit(keys_[r]) + 1];
+  std::array<std::size_t, 257> part_begin{};
+  std::partial_sum(next.begin(), next.end(), part_begin.begin());
+  next = part_begin;
+  scattered_keys_.resize(std::max(scattered_keys_.size(), n));
+  for (std::size_t r = begin; r < end; ++r) scattered_keys_[next[digit(keys_[r])]++] = keys_[r];
+  std::copy_n(scattered_keys_.begin(), n, keys_.begin() + static_cast<std::ptrdiff_t>(begin));
+  for (std::size_t d = 0; d < 256; ++d) {
+    if (part_begin[d + 1] - part_begin[d] > 1) sort_keys(begin + part_begin[d], begin + part_begin[d + 1], low_bit, window);
+  }
+}
+
+ItemsetList<ItemPosition> canonical_sort(const ItemsetList<ItemPosition>& itemsets, ItemPosition universe) {
+  SizeBins bins;
+  for (std::size_t i = 0; i < itemsets.size(); ++i) bins.add(itemsets.sets[i], itemsets.support[i]);
+  ItemsetList<ItemPosition> result;
+  result.sets.items.reserve(itemsets.sets.items.size());
+  result.sets.offsets.reserve(itemsets.size() + 1);
+  result.support.reserve(itemsets.size());
+  RowSorter sorter(universe);
+  for (std::size_t k = 0; k < bins.size_limit(); ++k) {
+    const RowBlock& sorted = sorter.sort(bins.blocks(k));
+    for (std::size_t i = 0; i < sorted.rows(); ++i) result.add(sorted.row(i), sorted.support[i]);
+  }
+  return result;
 }
 
 }  // namespace omniseg::fim

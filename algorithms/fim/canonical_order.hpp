@@ -1,12 +1,15 @@
-// algorithms/fim/canonical_order.hpp — sorting itemsets into the canonical order.
+// algorithms/fim/canonical_order.hpp — putting itemsets into the canonical order.
 //
-// Owns: the local kernel that puts itemsets in canonical order (by size, then lexicographically),
-// in linear time: itemsets of one size are sorted by a least-significant-digit radix sort whose
-// digits are items coded as dense positions (0 .. universe-1). Pure, single-rank.
+// Owns: the local kernels of the canonical order (by size, then lexicographically). Itemsets are
+// binned by size as the miner finds them (SizeBins: fixed-size chunks, so growing never copies),
+// then each size is sorted on its own (RowSorter: a counting sort by the first item, then each run
+// of equal first items sorted by the items after it packed into 128-bit keys). Items are coded as
+// dense positions (0 .. universe-1) whose numeric order is the order wanted. Pure, single-rank.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "algorithms/fim/itemsets.hpp"
 
@@ -16,12 +19,71 @@ namespace omniseg::fim {
 /// order); every code is < `universe`, and every itemset's codes are ascending.
 using ItemPosition = std::uint32_t;
 
+/// Rows of one size k stored flat: row i is items[i*k, (i+1)*k), with support support[i].
+struct RowBlock {
+  std::size_t k = 0;
+  std::vector<ItemPosition> items;
+  std::vector<std::uint64_t> support;
+
+  [[nodiscard]] std::size_t rows() const { return support.size(); }
+  [[nodiscard]] std::span<const ItemPosition> row(std::size_t i) const { return {items.data() + i * k, k}; }
+};
+
+/// Itemsets grouped by size in arrival order. Each size keeps its rows in blocks of about
+/// kBlockBytes, so a list of many millions grows without reallocating and copying.
+class SizeBins {
+ public:
+  static constexpr std::size_t kBlockBytes = std::size_t{1} << 20;
+
+  /// Adds an itemset given as ascending positions.
+  void add(std::span<const ItemPosition> ascending, std::uint64_t support);
+
+  /// One more than the largest size held (0 when empty).
+  [[nodiscard]] std::size_t size_limit() const { return bins_.size(); }
+  [[nodiscard]] std::span<const RowBlock> blocks(std::size_t k) const;
+  [[nodiscard]] std::uint64_t rows(std::size_t k) const;
+  [[nodiscard]] std::uint64_t itemsets() const;
+  /// Frees the rows of size k (callers that consume sizes in turn keep the peak down).
+  void release(std::size_t k);
+
+ private:
+  std::vector<std::vector<RowBlock>> bins_;  // bins_[k]: the blocks of size k
+};
+
+/// Sorts rows of one size lexicographically. Keeps its buffers between calls, so sorting size after
+/// size reuses memory instead of faulting in fresh pages.
+class RowSorter {
+ public:
+  explicit RowSorter(ItemPosition universe) : universe_(universe) {}
+
+  /// The rows of `blocks` (all of one size) in lexicographic order; stable (among equal rows, the
+  /// earlier block and row first). Valid until the next call.
+  const RowBlock& sort(std::span<const RowBlock> blocks);
+
+ private:
+  /// Up to 128 bits of a row's items after the first (a window of them), most significant first,
+  /// and the row's index within its run.
+  struct PackedKey {
+    std::uint64_t high = 0, low = 0;
+    std::uint32_t row = 0;
+  };
+  void sort_run(std::size_t begin, std::size_t end);
+  void pack_window(std::size_t begin, std::size_t end, std::size_t window);
+  void sort_keys(std::size_t begin, std::size_t end, unsigned bit, std::size_t window);
+  [[nodiscard]] std::size_t window_items(std::size_t window) const;
+
+  ItemPosition universe_;
+  RowBlock sorted_;
+  std::vector<std::uint64_t> start_;
+  std::vector<PackedKey> keys_, scattered_keys_;
+  std::vector<ItemPosition> run_items_;
+  std::vector<std::uint64_t> run_support_;
+  unsigned bits_ = 0;                  // bits per item in a key
+  std::size_t items_per_key_ = 0;      // items in a full window
+  const ItemPosition* run_ = nullptr;  // the rows being sorted
+};
+
 /// `itemsets` in canonical order: by size, then lexicographically by code. Stable.
 ItemsetList<ItemPosition> canonical_sort(const ItemsetList<ItemPosition>& itemsets, ItemPosition universe);
-
-/// The same for itemsets of other codes: each item c becomes position_of[c] and each itemset is
-/// sorted ascending on the way (saves a separate copy of a possibly huge list).
-ItemsetList<ItemPosition> canonical_sort(const ItemsetList<std::uint32_t>& itemsets,
-                                         std::span<const ItemPosition> position_of, ItemPosition universe);
 
 }  // namespace omniseg::fim

@@ -114,7 +114,7 @@ void build_tree(FpTree& tree, const SetList<Code>& paths, std::span<const std::u
 
 class Miner {
  public:
-  Miner(const MiningLimits& limits, ItemsetList<ItemRank>& out) : limits_(limits), out_(out) {}
+  Miner(const MiningLimits& limits, ItemsetSink& out) : limits_(limits), out_(out) {}
 
   void mine_transactions(const RankedTransactions& transactions, const SeedRange& seeds) {
     Frame& top = frame(0);
@@ -148,11 +148,8 @@ class Miner {
 
   [[nodiscard]] bool may_grow() const { return limits_.max_size == 0 || prefix_.size() < limits_.max_size; }
 
-  void emit(std::uint64_t support) {
-    // prefix_ holds ranks in descending order (each extension is more frequent).
-    itemset_.assign(prefix_.rbegin(), prefix_.rend());
-    out_.add(itemset_, support);
-  }
+  // prefix_ holds ranks in descending order (each extension is more frequent).
+  void emit(std::uint64_t support) { out_.add(prefix_, support); }
 
   /// Mines the tree at `depth` for itemsets whose highest code lies in [low, high].
   void mine(std::size_t depth, Code low, Code high) {
@@ -236,17 +233,36 @@ class Miner {
   }
 
   MiningLimits limits_;
-  ItemsetList<ItemRank>& out_;
+  ItemsetSink& out_;
   std::vector<std::unique_ptr<Frame>> frames_;
   std::vector<ItemRank> prefix_;
-  std::vector<ItemRank> itemset_;
+};
+
+/// Appends each itemset to a list, ranks ascending.
+class ListSink final : public ItemsetSink {
+ public:
+  explicit ListSink(ItemsetList<ItemRank>& out) : out_(out) {}
+  void add(std::span<const ItemRank> descending, std::uint64_t support) override {
+    ascending_.assign(descending.rbegin(), descending.rend());
+    out_.add(ascending_, support);
+  }
+
+ private:
+  ItemsetList<ItemRank>& out_;
+  std::vector<ItemRank> ascending_;
 };
 
 }  // namespace
 
 void fp_growth(const RankedTransactions& transactions, const MiningLimits& limits, const SeedRange& seeds,
-               ItemsetList<ItemRank>& out) {
+               ItemsetSink& out) {
   Miner(limits, out).mine_transactions(transactions, seeds);
+}
+
+void fp_growth(const RankedTransactions& transactions, const MiningLimits& limits, const SeedRange& seeds,
+               ItemsetList<ItemRank>& out) {
+  ListSink sink(out);
+  fp_growth(transactions, limits, seeds, sink);
 }
 
 }  // namespace omniseg::fim

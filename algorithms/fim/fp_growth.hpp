@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "algorithms/fim/itemsets.hpp"
 
@@ -25,9 +26,26 @@ struct SeedRange {
   ItemRank last = ~ItemRank{0};
 };
 
-/// Appends to `out` every frequent itemset (ranks, ascending) whose highest rank is a seed.
-/// `transactions` must hold every transaction (or the prefix of it up to that item) that contains
-/// a seed item; each transaction strictly ascending. Supports are exact.
+/// Receives the itemsets the miner finds, one call each, as they are found.
+class ItemsetSink {
+ public:
+  virtual ~ItemsetSink() = default;
+  /// `descending`: the itemset's ranks, largest first (the order the miner grows them in).
+  virtual void add(std::span<const ItemRank> descending, std::uint64_t support) = 0;
+
+ protected:
+  ItemsetSink() = default;
+  ItemsetSink(const ItemsetSink&) = default;
+  ItemsetSink& operator=(const ItemsetSink&) = default;
+};
+
+/// Hands `out` every frequent itemset whose highest rank is a seed. `transactions` must hold every
+/// transaction (or the prefix of it up to that item) that contains a seed item; each transaction
+/// strictly ascending. Supports are exact.
+void fp_growth(const RankedTransactions& transactions, const MiningLimits& limits, const SeedRange& seeds,
+               ItemsetSink& out);
+
+/// The same, appending each itemset to `out` with its ranks ascending.
 void fp_growth(const RankedTransactions& transactions, const MiningLimits& limits, const SeedRange& seeds,
                ItemsetList<ItemRank>& out);
 

@@ -213,30 +213,6 @@ std::vector<ItemRank> exchange_shards(const Communicator& comm, const RankedTran
   return comm.alltoallv(send, send_counts).data;
 }
 
-/// Mines every group this rank owns from the records it received.
-ItemsetList<ItemRank> mine_groups(const std::vector<ItemRank>& records, const ShardPlan& plan, int rank,
-                                  const MiningLimits& limits) {
-  const std::size_t groups = plan.owner.size();
-  // Bucket the records by group (records of one group keep their order).
-  std::vector<std::vector<std::size_t>> starts(groups);
-  for (std::size_t at = 0; at < records.size(); at += 2 + records[at + 1]) starts[records[at]].push_back(at);
-  ItemsetList<ItemRank> found;
-  RankedTransactions shard;
-  const auto owned = static_cast<std::uint64_t>(std::count(plan.owner.begin(), plan.owner.end(), rank));
-  // Long mining runs report groups done (this rank's; rank 0 logs) at most every 10 s.
-  engine::Progress progress("fim mining", owned, {.interval_s = 10.0, .unit = "groups"});
-  for (std::size_t g = 0; g < groups; ++g) {
-    if (plan.owner[g] != rank) continue;
-    progress.advance();
-    shard.clear();
-    for (const std::size_t at : starts[g]) {
-      shard.push_back(std::span<const ItemRank>(records.data() + at + 2, records[at + 1]));
-    }
-    fp_growth(shard, limits, {plan.group_first[g], plan.group_first[g + 1] - 1}, found);
-  }
-  return found;
-}
-
 /// The frequent items in ascending id order: canonical order compares these positions.
 struct IdOrder {
   std::vector<ItemPosition> position_of_rank;
@@ -256,6 +232,61 @@ IdOrder id_order(const std::vector<ItemCount>& order) {
   return ids;
 }
 
+/// Takes the miner's itemsets (ranks) and bins them by size as ascending id-order positions, the
+/// form the canonical order sorts.
+class PositionBinning final : public ItemsetSink {
+ public:
+  PositionBinning(std::span<const ItemPosition> position_of_rank, SizeBins& bins)
+      : position_of_rank_(position_of_rank), bins_(bins) {}
+
+  void add(std::span<const ItemRank> descending, std::uint64_t support) override {
+    positions_.resize(descending.size());
+    for (std::size_t j = 0; j < descending.size(); ++j) {  // insertion sort: itemsets are short
+      const ItemPosition item = position_of_rank_[descending[j]];
+      std::size_t at = j;
+      for (; at > 0 && positions_[at - 1] > item; --at) positions_[at] = positions_[at - 1];
+      positions_[at] = item;
+    }
+    bins_.add(positions_, support);
+  }
+
+ private:
+  std::span<const ItemPosition> position_of_rank_;
+  SizeBins& bins_;
+  std::vector<ItemPosition> positions_;
+};
+
+/// Mines every group this rank owns from the records it received.
+void mine_groups(const std::vector<ItemRank>& records, const ShardPlan& plan, int rank, const MiningLimits& limits,
+                 ItemsetSink& found) {
+  const std::size_t groups = plan.owner.size();
+  // Bucket the records by group (records of one group keep their order).
+  std::vector<std::vector<std::size_t>> starts(groups);
+  for (std::size_t at = 0; at < records.size(); at += 2 + records[at + 1]) starts[records[at]].push_back(at);
+  RankedTransactions shard;
+  const auto owned = static_cast<std::uint64_t>(std::count(plan.owner.begin(), plan.owner.end(), rank));
+  // Long mining runs report groups done (this rank's; rank 0 logs) at most every 10 s.
+  engine::Progress progress("fim mining", owned, {.interval_s = 10.0, .unit = "groups"});
+  for (std::size_t g = 0; g < groups; ++g) {
+    if (plan.owner[g] != rank) continue;
+    progress.advance();
+    shard.clear();
+    for (const std::size_t at : starts[g]) {
+      shard.push_back(std::span<const ItemRank>(records.data() + at + 2, records[at + 1]));
+    }
+    fp_growth(shard, limits, {plan.group_first[g], plan.group_first[g + 1] - 1}, found);
+  }
+}
+
+/// Appends rows sorted by RowSorter to `out`, positions translated back to item ids.
+void append_as_ids(const RowBlock& sorted, const IdOrder& ids, ItemsetList<ItemId>& out) {
+  for (std::size_t i = 0; i < sorted.rows(); ++i) {
+    for (const ItemPosition position : sorted.row(i)) out.sets.items.push_back(ids.id_of_position[position]);
+    out.sets.offsets.push_back(out.sets.items.size());
+  }
+  out.support.insert(out.support.end(), sorted.support.begin(), sorted.support.end());
+}
+
 /// A bucket of the canonical order: all itemsets of one size with one first item.
 struct Bucket {
   std::uint64_t size;
@@ -266,32 +297,30 @@ struct Bucket {
   }
 };
 
-/// Puts the itemsets of all ranks in canonical order, rank r holding the r-th consecutive block
-/// (blocks of about equal size). `found` is this rank's itemsets in any order, items as ranks; each
-/// itemset is sent once to the rank that owns its (size, first item) bucket and sorted only there.
-ItemsetList<ItemPosition> redistribute_canonically(const Communicator& comm, const ItemsetList<ItemRank>& found,
-                                                   std::span<const ItemPosition> position_of, ItemPosition universe) {
-  // Each itemset's bucket key: size in the high half, first (smallest) position in the low half.
-  std::vector<std::uint64_t> keys(found.size());
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    const auto set = found.sets[i];
-    ItemPosition first = universe;
-    for (const ItemRank r : set) first = std::min(first, position_of[r]);
-    keys[i] = std::uint64_t{set.size()} << 32 | first;
-  }
+/// The non-empty (size, first item) buckets of all ranks' itemsets in canonical order, and the rank
+/// each belongs to: the rank where the bucket starts in an even split of the list's weight, an
+/// itemset of size k weighing k + 4 (its items, plus support and offset), so every rank sorts and
+/// holds about as many bytes. Owners rise with the order: each rank's block is contiguous.
+struct BucketPlan {
+  std::vector<Bucket> buckets;
+  std::vector<int> owner;
+};
+
+BucketPlan plan_buckets(const Communicator& comm, const SizeBins& bins, ItemPosition universe) {
   std::vector<Bucket> local;
-  {
-    std::vector<std::uint64_t> sorted_keys(keys);
-    std::sort(sorted_keys.begin(), sorted_keys.end());
-    for (const std::uint64_t key : sorted_keys) {
-      if (!local.empty() && (local.back().size << 32 | local.back().first) == key) {
-        ++local.back().count;
-      } else {
-        local.push_back({key >> 32, key & 0xffffffffULL, 1});
-      }
+  std::vector<std::uint64_t> count(universe, 0);
+  for (std::size_t k = 1; k < bins.size_limit(); ++k) {
+    std::fill(count.begin(), count.end(), 0);
+    for (const RowBlock& block : bins.blocks(k)) {
+      for (std::size_t i = 0; i < block.rows(); ++i) ++count[block.items[i * k]];
+    }
+    for (std::size_t first = 0; first < universe; ++first) {
+      if (count[first] > 0) local.push_back({k, first, count[first]});
     }
   }
-  auto global = comm.allgatherv(local).data;
+  BucketPlan plan;
+  auto& global = plan.buckets;
+  global = comm.allgatherv(local).data;
   std::sort(global.begin(), global.end());
   std::size_t merged = 0;  // equal buckets from different ranks become one
   for (std::size_t i = 0; i < global.size(); ++i) {
@@ -302,68 +331,95 @@ ItemsetList<ItemPosition> redistribute_canonically(const Communicator& comm, con
     }
   }
   global.resize(merged);
+  const auto weight = [](const Bucket& b) { return b.count * (b.size + 4); };
   std::uint64_t total = 0;
-  for (const Bucket& b : global) total += b.count;
-  // Bucket b goes to the rank where its first itemset falls in an even split of the total.
-  std::vector<int> bucket_owner(global.size());
+  for (const Bucket& b : global) total += weight(b);
+  plan.owner.resize(global.size());
   std::uint64_t before = 0;
   for (std::size_t b = 0; b < global.size(); ++b) {
     const auto share = static_cast<long double>(before) * comm.size() / static_cast<long double>(total);
-    bucket_owner[b] = std::min(comm.size() - 1, static_cast<int>(share));
-    before += global[b].count;
+    plan.owner[b] = std::min(comm.size() - 1, static_cast<int>(share));
+    before += weight(global[b]);
   }
-  const auto owner_of_itemset = [&](std::size_t i) {
-    const Bucket key{keys[i] >> 32, keys[i] & 0xffffffffULL, 0};
-    return bucket_owner[static_cast<std::size_t>(std::lower_bound(global.begin(), global.end(), key) - global.begin())];
-  };
-  // Serialize [size, support low, support high, positions...] per itemset as 32-bit words,
-  // grouped by destination: the list may be most of the memory, so halve what travels.
-  constexpr std::size_t kHeader = 3;
-  std::vector<std::uint64_t> send_counts(static_cast<std::size_t>(comm.size()), 0);
-  std::vector<int> destination(found.size());
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    destination[i] = owner_of_itemset(i);
-    send_counts[static_cast<std::size_t>(destination[i])] += kHeader + found.sets[i].size();
-  }
-  keys = {};
-  std::vector<std::uint64_t> next(send_counts.size(), 0);
-  std::exclusive_scan(send_counts.begin(), send_counts.end(), next.begin(), std::uint64_t{0});
-  std::vector<std::uint32_t> send(found.sets.items.size() + kHeader * found.size());
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    std::uint64_t& at = next[static_cast<std::size_t>(destination[i])];
-    const auto set = found.sets[i];
-    send[at++] = static_cast<std::uint32_t>(set.size());
-    send[at++] = static_cast<std::uint32_t>(found.support[i]);
-    send[at++] = static_cast<std::uint32_t>(found.support[i] >> 32);
-    for (const ItemRank r : set) send[at++] = position_of[r];
-  }
-  destination = {};
-  const auto received = comm.alltoallv(send, send_counts).data;
-  send = {};
-  ItemsetList<ItemPosition> gathered;
-  std::size_t itemsets = 0;
-  for (std::size_t at = 0; at < received.size(); at += kHeader + received[at]) ++itemsets;
-  gathered.sets.items.reserve(received.size() - kHeader * itemsets);
-  gathered.sets.offsets.reserve(itemsets + 1);
-  gathered.support.reserve(itemsets);
-  for (std::size_t at = 0; at < received.size(); at += kHeader + received[at]) {
-    const auto first = received.begin() + static_cast<std::ptrdiff_t>(at + kHeader);
-    const std::size_t begin = gathered.sets.items.size();
-    gathered.sets.items.insert(gathered.sets.items.end(), first, first + received[at]);
-    std::sort(gathered.sets.items.begin() + static_cast<std::ptrdiff_t>(begin), gathered.sets.items.end());
-    gathered.sets.offsets.push_back(gathered.sets.items.size());
-    gathered.support.push_back(std::uint64_t{received[at + 1]} | std::uint64_t{received[at + 2]} << 32);
-  }
-  return canonical_sort(gathered, universe);
+  return plan;
 }
 
-ItemsetList<ItemId> to_item_ids(const ItemsetList<ItemPosition>& itemsets, const IdOrder& ids) {
-  ItemsetList<ItemId> result;
-  result.sets.offsets = itemsets.sets.offsets;
-  result.support = itemsets.support;
-  result.sets.items.reserve(itemsets.sets.items.size());
-  for (const ItemPosition position : itemsets.sets.items) result.sets.items.push_back(ids.id_of_position[position]);
-  return result;
+/// Rows of size k grouped by the rank owning their bucket (owner_of_first: owner by first item)
+/// into `grouped` (its capacity reused), with the number of rows for each rank.
+void group_by_owner(std::span<const RowBlock> blocks, std::size_t k, std::span<const int> owner_of_first,
+                    RowBlock& grouped, std::vector<std::uint64_t>& rows_to) {
+  std::fill(rows_to.begin(), rows_to.end(), 0);
+  std::uint64_t rows = 0;
+  for (const RowBlock& block : blocks) {
+    rows += block.rows();
+    for (std::size_t i = 0; i < block.rows(); ++i) ++rows_to[static_cast<std::size_t>(owner_of_first[block.items[i * k]])];
+  }
+  std::vector<std::uint64_t> next(rows_to.size(), 0);
+  std::exclusive_scan(rows_to.begin(), rows_to.end(), next.begin(), std::uint64_t{0});
+  grouped.k = k;
+  grouped.items.resize(rows * k);
+  grouped.support.resize(rows);
+  for (const RowBlock& block : blocks) {
+    for (std::size_t i = 0; i < block.rows(); ++i) {
+      const std::uint64_t at = next[static_cast<std::size_t>(owner_of_first[block.items[i * k]])]++;
+      std::copy_n(block.items.data() + i * k, k, grouped.items.data() + at * k);
+      grouped.support[at] = block.support[i];
+    }
+  }
+}
+
+/// Sends every rank's binned itemsets to the owners of their (size, first item) buckets, one size
+/// per round so only one size's rows are in flight at once; returns what this rank received, by size.
+std::vector<RowBlock> exchange_by_owner(const Communicator& comm, SizeBins& bins, const BucketPlan& plan,
+                                        std::size_t size_limit, ItemPosition universe) {
+  std::vector<RowBlock> received(size_limit);
+  std::vector<int> owner_of_first(universe, 0);
+  std::vector<std::uint64_t> rows_to(static_cast<std::size_t>(comm.size())), items_to(rows_to.size());
+  RowBlock send;  // its capacity is reused round after round
+  std::size_t bucket = 0;
+  for (std::size_t k = 1; k < size_limit; ++k) {
+    for (; bucket < plan.buckets.size() && plan.buckets[bucket].size == k; ++bucket) {
+      owner_of_first[plan.buckets[bucket].first] = plan.owner[bucket];
+    }
+    group_by_owner(bins.blocks(k), k, owner_of_first, send, rows_to);
+    bins.release(k);
+    for (std::size_t r = 0; r < rows_to.size(); ++r) items_to[r] = rows_to[r] * k;
+    received[k] = {.k = k, .items = comm.alltoallv(send.items, items_to).data,
+                   .support = comm.alltoallv(send.support, rows_to).data};
+  }
+  return received;
+}
+
+/// This rank's block of the canonical list from every rank's binned itemsets: with several ranks,
+/// each itemset first goes to the owner of its (size, first item) bucket; then every rank sorts
+/// what it holds size by size, on its own (no rank waits for another while sorting).
+ItemsetList<ItemId> canonical_block(const Communicator& comm, SizeBins& bins, const IdOrder& ids) {
+  const auto universe = static_cast<ItemPosition>(ids.id_of_position.size());
+  const BucketPlan plan = plan_buckets(comm, bins, universe);
+  std::uint64_t rows = 0, items = 0;
+  for (std::size_t b = 0; b < plan.buckets.size(); ++b) {
+    if (plan.owner[b] != comm.rank()) continue;
+    rows += plan.buckets[b].count;
+    items += plan.buckets[b].count * plan.buckets[b].size;
+  }
+  const std::size_t size_limit = plan.buckets.empty() ? 0 : plan.buckets.back().size + 1;
+  std::vector<RowBlock> received;
+  if (comm.size() > 1) received = exchange_by_owner(comm, bins, plan, size_limit, universe);
+  ItemsetList<ItemId> block;  // exact capacity: no reallocation of a list of many millions
+  block.sets.offsets.reserve(rows + 1);
+  block.sets.items.reserve(items);
+  block.support.reserve(rows);
+  RowSorter sorter(universe);
+  for (std::size_t k = 1; k < size_limit; ++k) {
+    if (comm.size() == 1) {
+      append_as_ids(sorter.sort(bins.blocks(k)), ids, block);
+      bins.release(k);
+    } else {
+      append_as_ids(sorter.sort({&received[k], 1}), ids, block);
+      received[k] = {};
+    }
+  }
+  return block;
 }
 
 }  // namespace
@@ -398,22 +454,17 @@ FrequentItemsets mine_frequent_itemsets(const Communicator& comm, const SetList<
     result.shard_items_sent = comm.allreduce(sent, ReduceOp::sum);
     ranked = {};
   }
-  ItemsetList<ItemRank> found;
+  const IdOrder ids = id_order(order);
+  SizeBins found;
   {
     auto phase = timers.phase("fim_mine");
-    found = mine_groups(records, plan, comm.rank(), options.limits);
+    PositionBinning binning(ids.position_of_rank, found);
+    mine_groups(records, plan, comm.rank(), options.limits, binning);
     records = {};
   }
   {
     auto phase = timers.phase("fim_canonical_order");
-    const IdOrder ids = id_order(order);
-    const auto universe = static_cast<ItemPosition>(order.size());
-    // One rank sorts its list in place of a redistribution; several send each itemset to its
-    // bucket's owner first and sort there, so every itemset is sorted exactly once.
-    auto sorted = comm.size() == 1 ? canonical_sort(found, ids.position_of_rank, universe)
-                                   : redistribute_canonically(comm, found, ids.position_of_rank, universe);
-    found = {};
-    result.local = to_item_ids(sorted, ids);
+    result.local = canonical_block(comm, found, ids);
   }
   std::uint64_t largest = 0;
   for (std::size_t i = 0; i < result.local.size(); ++i) largest = std::max<std::uint64_t>(largest, result.local.sets[i].size());

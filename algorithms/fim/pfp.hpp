@@ -24,7 +24,7 @@ using ItemId = std::uint64_t;  ///< an item id as it appears in the input
 
 struct PfpOptions {
   MiningLimits limits;
-  int groups_per_rank = 16;  ///< more groups balance better and replicate more prefixes
+  int groups_per_rank = 256;  ///< more groups balance better and replicate more prefixes
 };
 
 /// This rank's part of the canonical list of frequent itemsets, with global facts.
