@@ -14,7 +14,8 @@ void SizeBins::add(std::span<const ItemPosition> ascending, std::uint64_t suppor
   const std::size_t k = ascending.size();
   if (bins_.size() <= k) bins_.resize(k + 1);
   auto& blocks = bins_[k];
-  const std::size_t rows_per_block = std::max<std::size_t>(1, kBlockBytes / (k * sizeof(ItemPosition) + sizeof(std::uint64_t)));
+  const std::size_t row_bytes = k * sizeof(ItemPosition) + sizeof(std::uint64_t);
+  const std::size_t rows_per_block = std::max<std::size_t>(1, kBlockBytes / row_bytes);
   if (blocks.empty() || blocks.back().rows() == rows_per_block) {
     RowBlock& block = blocks.emplace_back();
     block.k = k;
@@ -54,8 +55,8 @@ const RowBlock& RowSorter::sort(std::span<const RowBlock> blocks) {
   sorted_.items.resize(n * k);
   sorted_.support.resize(n);
   if (k == 0) {  // all empty sets: nothing to order
-    std::size_t at = 0;
-    for (const RowBlock& block : blocks) at = std::copy(block.support.begin(), block.support.end(), sorted_.support.begin() + at) - sorted_.support.begin();
+    auto out = sorted_.support.begin();
+    for (const RowBlock& block : blocks) out = std::copy(block.support.begin(), block.support.end(), out);
     return sorted_;
   }
   // Counting sort by the first item. After the scatter start_[f] is the end of first item f's run.
@@ -171,7 +172,9 @@ void RowSorter::sort_keys(std::size_t begin, std::size_t end, unsigned bit, std:
   for (std::size_t r = begin; r < end; ++r) scattered_keys_[next[digit(keys_[r])]++] = keys_[r];
   std::copy_n(scattered_keys_.begin(), n, keys_.begin() + static_cast<std::ptrdiff_t>(begin));
   for (std::size_t d = 0; d < 256; ++d) {
-    if (part_begin[d + 1] - part_begin[d] > 1) sort_keys(begin + part_begin[d], begin + part_begin[d + 1], low_bit, window);
+    if (part_begin[d + 1] - part_begin[d] > 1) {
+      sort_keys(begin + part_begin[d], begin + part_begin[d + 1], low_bit, window);
+    }
   }
 }
 

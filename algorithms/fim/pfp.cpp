@@ -352,7 +352,9 @@ void group_by_owner(std::span<const RowBlock> blocks, std::size_t k, std::span<c
   std::uint64_t rows = 0;
   for (const RowBlock& block : blocks) {
     rows += block.rows();
-    for (std::size_t i = 0; i < block.rows(); ++i) ++rows_to[static_cast<std::size_t>(owner_of_first[block.items[i * k]])];
+    for (std::size_t i = 0; i < block.rows(); ++i) {
+      ++rows_to[static_cast<std::size_t>(owner_of_first[block.items[i * k]])];
+    }
   }
   std::vector<std::uint64_t> next(rows_to.size(), 0);
   std::exclusive_scan(rows_to.begin(), rows_to.end(), next.begin(), std::uint64_t{0});
