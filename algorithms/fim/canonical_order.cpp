@@ -49,33 +49,23 @@ void SizeBins::release(std::size_t k) {
 
 const RowBlock& RowSorter::sort(std::span<const RowBlock> blocks) {
   const std::size_t k = blocks.empty() ? 0 : blocks.front().k;
-  std::size_t n = 0;
-  for (const RowBlock& block : blocks) n += block.rows();
-  sorted_.k = k;
-  sorted_.items.resize(n * k);
-  sorted_.support.resize(n);
   if (k == 0) {  // all empty sets: nothing to order
-    auto out = sorted_.support.begin();
-    for (const RowBlock& block : blocks) out = std::copy(block.support.begin(), block.support.end(), out);
+    sorted_.k = 0;
+    sorted_.items.clear();
+    sorted_.support.clear();
+    for (const RowBlock& block : blocks) {
+      sorted_.support.insert(sorted_.support.end(), block.support.begin(), block.support.end());
+    }
     return sorted_;
   }
-  // Counting sort by the first item. After the scatter start_[f] is the end of first item f's run.
-  start_.assign(static_cast<std::size_t>(universe_) + 1, 0);
-  for (const RowBlock& block : blocks) {
-    for (std::size_t i = 0; i < block.rows(); ++i) ++start_[block.items[i * k] + 1];
-  }
-  std::partial_sum(start_.begin(), start_.end(), start_.begin());
-  for (const RowBlock& block : blocks) {
-    for (std::size_t i = 0; i < block.rows(); ++i) {
-      const std::uint64_t at = start_[block.items[i * k]]++;
-      std::copy_n(block.items.data() + i * k, k, sorted_.items.data() + at * k);
-      sorted_.support[at] = block.support[i];
-    }
-  }
+  // A counting sort by the first item, then each run of equal first items by the items after it.
+  run_rows_.resize(universe_);
+  group_rows(blocks, k, [](ItemPosition first) { return first; }, run_rows_, sorted_);
   if (k == 1) return sorted_;
-  for (std::size_t first = 0; first < universe_; ++first) {
-    const std::uint64_t begin = first == 0 ? 0 : start_[first - 1], end = start_[first];
-    if (end - begin > 1) sort_run(begin, end);
+  std::uint64_t begin = 0;
+  for (const std::uint64_t rows : run_rows_) {
+    if (rows > 1) sort_run(begin, begin + rows);
+    begin += rows;
   }
   return sorted_;
 }

@@ -7,7 +7,9 @@
 // dense positions (0 .. universe-1) whose numeric order is the order wanted. Pure, single-rank.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <numeric>
 #include <span>
 #include <vector>
 
@@ -28,6 +30,31 @@ struct RowBlock {
   [[nodiscard]] std::size_t rows() const { return support.size(); }
   [[nodiscard]] std::span<const ItemPosition> row(std::size_t i) const { return {items.data() + i * k, k}; }
 };
+
+/// Groups the rows of `blocks` (all of size k >= 1) stably by group_of(first item) into `grouped`,
+/// whose capacity is reused; `rows_in` (one entry per group) gets each group's row count.
+template <class GroupOf>
+void group_rows(std::span<const RowBlock> blocks, std::size_t k, GroupOf group_of, std::span<std::uint64_t> rows_in,
+                RowBlock& grouped) {
+  grouped.k = k;
+  std::fill(rows_in.begin(), rows_in.end(), 0);
+  std::uint64_t rows = 0;
+  for (const RowBlock& block : blocks) {
+    rows += block.rows();
+    for (std::size_t i = 0; i < block.rows(); ++i) ++rows_in[group_of(block.items[i * k])];
+  }
+  std::vector<std::uint64_t> next(rows_in.size(), 0);
+  std::exclusive_scan(rows_in.begin(), rows_in.end(), next.begin(), std::uint64_t{0});
+  grouped.items.resize(rows * k);
+  grouped.support.resize(rows);
+  for (const RowBlock& block : blocks) {
+    for (std::size_t i = 0; i < block.rows(); ++i) {
+      const std::uint64_t at = next[group_of(block.items[i * k])]++;
+      std::copy_n(block.items.data() + i * k, k, grouped.items.data() + at * k);
+      grouped.support[at] = block.support[i];
+    }
+  }
+}
 
 /// Itemsets grouped by size in arrival order. Each size keeps its rows in blocks of about
 /// kBlockBytes, so a list of many millions grows without reallocating and copying.
@@ -74,7 +101,7 @@ class RowSorter {
 
   ItemPosition universe_;
   RowBlock sorted_;
-  std::vector<std::uint64_t> start_;
+  std::vector<std::uint64_t> run_rows_;  // rows of each first item
   std::vector<PackedKey> keys_, scattered_keys_;
   std::vector<ItemPosition> run_items_;
   std::vector<std::uint64_t> run_support_;

@@ -344,32 +344,6 @@ BucketPlan plan_buckets(const Communicator& comm, const SizeBins& bins, ItemPosi
   return plan;
 }
 
-/// Rows of size k grouped by the rank owning their bucket (owner_of_first: owner by first item)
-/// into `grouped` (its capacity reused), with the number of rows for each rank.
-void group_by_owner(std::span<const RowBlock> blocks, std::size_t k, std::span<const int> owner_of_first,
-                    RowBlock& grouped, std::vector<std::uint64_t>& rows_to) {
-  std::fill(rows_to.begin(), rows_to.end(), 0);
-  std::uint64_t rows = 0;
-  for (const RowBlock& block : blocks) {
-    rows += block.rows();
-    for (std::size_t i = 0; i < block.rows(); ++i) {
-      ++rows_to[static_cast<std::size_t>(owner_of_first[block.items[i * k]])];
-    }
-  }
-  std::vector<std::uint64_t> next(rows_to.size(), 0);
-  std::exclusive_scan(rows_to.begin(), rows_to.end(), next.begin(), std::uint64_t{0});
-  grouped.k = k;
-  grouped.items.resize(rows * k);
-  grouped.support.resize(rows);
-  for (const RowBlock& block : blocks) {
-    for (std::size_t i = 0; i < block.rows(); ++i) {
-      const std::uint64_t at = next[static_cast<std::size_t>(owner_of_first[block.items[i * k]])]++;
-      std::copy_n(block.items.data() + i * k, k, grouped.items.data() + at * k);
-      grouped.support[at] = block.support[i];
-    }
-  }
-}
-
 /// Sends every rank's binned itemsets to the owners of their (size, first item) buckets, one size
 /// per round so only one size's rows are in flight at once; returns what this rank received, by size.
 std::vector<RowBlock> exchange_by_owner(const Communicator& comm, SizeBins& bins, const BucketPlan& plan,
@@ -383,7 +357,8 @@ std::vector<RowBlock> exchange_by_owner(const Communicator& comm, SizeBins& bins
     for (; bucket < plan.buckets.size() && plan.buckets[bucket].size == k; ++bucket) {
       owner_of_first[plan.buckets[bucket].first] = plan.owner[bucket];
     }
-    group_by_owner(bins.blocks(k), k, owner_of_first, send, rows_to);
+    group_rows(bins.blocks(k), k, [&](ItemPosition first) { return static_cast<std::size_t>(owner_of_first[first]); },
+               rows_to, send);
     bins.release(k);
     for (std::size_t r = 0; r < rows_to.size(); ++r) items_to[r] = rows_to[r] * k;
     received[k] = {.k = k, .items = comm.alltoallv(send.items, items_to).data,
