@@ -114,7 +114,7 @@ void write_fit(io::File& file, const std::string& group, const KmeansFit& fit) {
   const auto& result = fit.result;
   const std::vector<std::uint64_t> counts{result.k, result.iterations, result.converged ? 1u : 0u,
                                           result.hamerly_iterations, result.reseeded_clusters, fit.restart,
-                                          fit.quality.silhouette_sample};
+                                          fit.quality.silhouette_sample, result.yinyang_iterations};
   const std::vector<double> reals{result.inertia, fit.quality.calinski_harabasz, fit.quality.silhouette,
                                   result.iteration_seconds};
   io::write_verified_root(file, group + "/counts", counts);
@@ -136,6 +136,7 @@ KmeansFit read_fit(const io::File& file, const std::string& group, engine::RowRa
   result.reseeded_clusters = counts.at(4);
   fit.restart = counts.at(5);
   fit.quality.silhouette_sample = counts.at(6);
+  result.yinyang_iterations = counts.at(7);
   result.inertia = reals.at(0);
   fit.quality.calinski_harabasz = reals.at(1);
   fit.quality.silhouette = reals.at(2);
@@ -478,6 +479,10 @@ std::optional<KmeansResumePoint> JobCheckpoints::load_kmeans_progress() {
       lloyd.reseeded_clusters = lloyd_counts.at(2);
       lloyd.changed_labels = lloyd_counts.at(3);
       lloyd.bounds_valid = lloyd_counts.at(4) != 0;
+      lloyd.yinyang_iterations = lloyd_counts.at(5);
+      if (lloyd_counts.at(6) != 0) {
+        lloyd.centre_groups = io::read_verified_whole<std::int32_t>(in, "/lloyd/centre_groups");
+      }
       lloyd.centres = io::read_verified_whole<double>(in, "/lloyd/centres");
       lloyd.previous_centres = io::read_verified_whole<double>(in, "/lloyd/previous_centres");
       lloyd.labels = io::read_verified_rows<std::int32_t>(in, "/lloyd/labels", customer_rows_);
@@ -505,15 +510,19 @@ void JobCheckpoints::save_kmeans_progress(const KmeansFitState& state, const kme
          write_sweep(file, state.sweep, state.sweep_iterations);
          const std::vector<std::uint64_t> lloyd_counts{lloyd.iterations, lloyd.hamerly_iterations,
                                                        lloyd.reseeded_clusters, lloyd.changed_labels,
-                                                       lloyd.bounds_valid ? 1u : 0u};
+                                                       lloyd.bounds_valid ? 1u : 0u, lloyd.yinyang_iterations,
+                                                       lloyd.centre_groups.empty() ? 0u : 1u};
          const std::uint64_t d = lloyd.centres.size() / state.k;
          io::write_verified_root(file, "/lloyd/counts", lloyd_counts);
          io::write_verified_root(file, "/lloyd/centres", lloyd.centres, d);
          io::write_verified_root(file, "/lloyd/previous_centres", lloyd.previous_centres, d);
          io::write_verified_rows(file, "/lloyd/labels", lloyd.labels, 1);
+         if (!lloyd.centre_groups.empty()) io::write_verified_root(file, "/lloyd/centre_groups", lloyd.centre_groups);
          if (lloyd.bounds_valid) {
+           // Yinyang keeps one lower bound per centre group and row: a rows × groups dataset.
+           const std::uint64_t lower_per_row = lloyd.lower_bounds.size() / std::max<std::size_t>(1, lloyd.labels.size());
            io::write_verified_rows(file, "/lloyd/upper_bounds", lloyd.upper_bounds, 1);
-           io::write_verified_rows(file, "/lloyd/lower_bounds", lloyd.lower_bounds, 1);
+           io::write_verified_rows(file, "/lloyd/lower_bounds", lloyd.lower_bounds, lower_per_row);
          }
        });
   // The newest two are kept: if the newest is damaged, the one before it still resumes.

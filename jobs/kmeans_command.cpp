@@ -56,10 +56,12 @@ Settings checked_settings(const KmeansCommandOptions& options) {
     settings.pruning = kmeans::Pruning::automatic;
   } else if (options.pruning == "hamerly") {
     settings.pruning = kmeans::Pruning::hamerly;
+  } else if (options.pruning == "yinyang") {
+    settings.pruning = kmeans::Pruning::yinyang;
   } else if (options.pruning == "none") {
     settings.pruning = kmeans::Pruning::none;
   } else {
-    throw InputError(fmt::format("--pruning must be auto, hamerly or none, got '{}'", options.pruning));
+    throw InputError(fmt::format("--pruning must be auto, hamerly, yinyang or none, got '{}'", options.pruning));
   }
   if (options.max_iter < 1) throw InputError(fmt::format("--max-iter must be >= 1, got {}", options.max_iter));
   if (!(options.tol >= 0) || !std::isfinite(options.tol)) {
@@ -138,7 +140,8 @@ void add_kmeans_command(CLI::App& app, Selection& selection) {
   kmeans->add_option("--seed", options->seed, "Seed of the initialisation (and of the silhouette sample)")
       ->capture_default_str();
   kmeans->add_option("--pruning", options->pruning,
-                     "auto (Hamerly's bounds when they pay, decided per iteration), hamerly or none")
+                     "auto (Yinyang's group bounds from 64 centres on; below, Hamerly's bounds when they pay, decided "
+                     "per iteration), hamerly, yinyang or none")
       ->capture_default_str();
   kmeans->add_option("--output", options->output, "Output HDF5 file (written atomically)")->required();
   kmeans->callback([&selection, options] {
@@ -210,7 +213,10 @@ void run_kmeans(const engine::Communicator& comm, const KmeansCommandOptions& op
         {"converged", result.converged},
         {"init", centres_source ? "centers" : options.init},
         {"n_init", options.n_init},
-        {"pruning", {{"mode", options.pruning}, {"hamerly_iterations", result.hamerly_iterations}}},
+        {"pruning",
+         {{"mode", options.pruning},
+          {"hamerly_iterations", result.hamerly_iterations},
+          {"yinyang_iterations", result.yinyang_iterations}}},
         {"reseeded_clusters", result.reseeded_clusters},
         {"output", options.output},
         {"seconds", totals.seconds},

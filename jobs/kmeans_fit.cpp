@@ -11,13 +11,26 @@ namespace {
 
 std::string iteration_line(std::uint64_t k, std::uint64_t restart, kmeans::Pruning pruning,
                            const kmeans::IterationReport& report) {
-  const std::string bounds = pruning == kmeans::Pruning::none || report.iteration == 1 ? ""
-                             : report.hamerly ? fmt::format(" ({} bounds failed, {} full scans)", report.failing_bounds,
-                                                            report.full_scans)
-                                              : fmt::format(" ({} bounds failed)", report.failing_bounds);
+  using kmeans::AssignPath;
+  std::string bounds;
+  if (pruning != kmeans::Pruning::none && report.iteration > 1) {
+    switch (report.path) {
+      case AssignPath::gemm: bounds = fmt::format(" ({} bounds failed)", report.failing_bounds); break;
+      case AssignPath::hamerly:
+        bounds = fmt::format(" ({} bounds failed, {} full scans)", report.failing_bounds, report.full_scans);
+        break;
+      case AssignPath::yinyang:
+        bounds = fmt::format(" ({} bounds failed, {} points scanned {} groups)", report.failing_bounds,
+                             report.full_scans, report.scanned_groups);
+        break;
+    }
+  }
+  const std::string_view path = report.path == AssignPath::gemm      ? "gemm"
+                                : report.path == AssignPath::hamerly ? "hamerly"
+                                                                     : "yinyang";
   return fmt::format("kmeans: k {} run {} iteration {}: shift {:.3g}, {} labels changed, {}{}{}, {:.3f} s", k,
                      restart + 1, report.iteration, report.largest_shift, report.changed_labels,
-                     report.hamerly ? "hamerly" : "gemm", bounds,
+                     path, bounds,
                      report.reseeded ? fmt::format(", {} empty clusters re-seeded", report.reseeded) : "",
                      report.seconds);
 }

@@ -88,6 +88,20 @@ CentreSet::CentreSet(std::span<const double> values, std::uint64_t k, std::uint6
   }
 }
 
+std::array<double, distance_pairs> squared_distances_of_pairs(const std::array<const double*, distance_pairs>& x,
+                                                             const std::array<const double*, distance_pairs>& c,
+                                                             std::uint64_t d) {
+  std::array<double, distance_pairs> sums{};
+  for (std::uint64_t col = 0; col < d; ++col) {
+#pragma GCC unroll 4
+    for (std::size_t r = 0; r < distance_pairs; ++r) {
+      const double diff = x[r][col] - c[r][col];
+      sums[r] += diff * diff;
+    }
+  }
+  return sums;
+}
+
 // Also compiled for AVX2 (chosen at load time): the lanes then run 4 wide with the same operations
 // (no FMA: AVX2 does not imply it), so the same bits.
 #if defined(__x86_64__)
@@ -205,8 +219,24 @@ NearestTwo nearest_in_row(const double* row, const double* norms, std::uint64_t 
   return nearest_in_row_portable(row, norms, padded);
 }
 
+namespace {
+
+/// Folds a block of one row's scores into the smallest and second-smallest score of each group.
+void fold_group_scores(const double* row, const double* norms, std::uint64_t block, const std::int32_t* group_of,
+                       double* smallest, double* second) {
+  for (std::uint64_t j = 0; j < block; ++j) {
+    const auto g = static_cast<std::uint64_t>(group_of[j]);
+    const double score = norms[j] + row[j];  // the same add as nearest_in_row's
+    second[g] = std::min(second[g], std::max(smallest[g], score));
+    smallest[g] = std::min(smallest[g], score);
+  }
+}
+
+}  // namespace
+
 void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres, std::span<std::int32_t> labels,
-                     std::span<double> best_scores, std::span<double> second_scores, GemmWorkspace& workspace) {
+                     std::span<double> best_scores, std::span<double> second_scores, GemmWorkspace& workspace,
+                     const GroupScores* groups) {
   const std::uint64_t d = data.columns, k = centres.k();
   if (data.local_rows == 0) return;
   const std::uint64_t widest_block = std::min(k, centre_block);
@@ -214,6 +244,9 @@ void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres,
   workspace.padded_tile.resize(tile_rows * d);
   workspace.scores.assign(tile_rows * stride, infinity);  // the padding columns stay +infinity
   workspace.block_norms.resize(stride);
+  const std::uint64_t group_count = groups != nullptr ? groups->count : 0;
+  workspace.group_smallest.resize(tile_rows * group_count);
+  workspace.group_second.resize(tile_rows * group_count);
   std::array<RunningNearest, tile_rows> nearest;
   static const RowKernel row_kernel = cpu_runs(RowKernel::avx2) ? RowKernel::avx2 : RowKernel::portable;
   const std::uint64_t first_row = data.first_global_row, end_row = first_row + data.local_rows;
@@ -233,6 +266,8 @@ void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres,
     }
     std::fill(nearest.begin() + static_cast<std::ptrdiff_t>(first), nearest.begin() + static_cast<std::ptrdiff_t>(last),
               RunningNearest{});
+    std::fill(workspace.group_smallest.begin(), workspace.group_smallest.end(), infinity);
+    std::fill(workspace.group_second.begin(), workspace.group_second.end(), infinity);
     for (std::uint64_t block_begin = 0; block_begin < k; block_begin += centre_block) {
       const std::uint64_t block = std::min(centre_block, k - block_begin);
       const std::uint64_t padded = (block + lanes - 1) / lanes * lanes;
@@ -258,6 +293,11 @@ void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres,
         } else {
           running.second = std::min(running.second, in_block.best);
         }
+        if (group_count > 0) {
+          fold_group_scores(scores + position * stride, workspace.block_norms.data(), block,
+                            groups->group_of.data() + block_begin, workspace.group_smallest.data() + position * group_count,
+                            workspace.group_second.data() + position * group_count);
+        }
       }
     }
     for (std::uint64_t position = first; position < last; ++position) {
@@ -265,6 +305,13 @@ void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres,
       labels[local] = nearest[position].label;
       if (!best_scores.empty()) best_scores[local] = nearest[position].best;
       if (!second_scores.empty()) second_scores[local] = nearest[position].second;
+      if (group_count == 0) continue;
+      // The label's own group is bounded by its other centres: its second-smallest score.
+      const double* smallest = workspace.group_smallest.data() + position * group_count;
+      double* out = groups->scores.data() + local * group_count;
+      std::copy(smallest, smallest + group_count, out);
+      const auto own = static_cast<std::uint64_t>(groups->group_of[static_cast<std::uint64_t>(nearest[position].label)]);
+      out[own] = workspace.group_second[position * group_count + own];
     }
   }
 }
@@ -292,8 +339,9 @@ CentreDrift centre_drift(std::span<const double> old_values, std::span<const dou
   return result;
 }
 
-void bounds_from_scores(std::span<const double> row_norms, const CentreSet& centres, std::span<const double> best_scores,
-                        std::span<const double> second_scores, std::span<double> upper, std::span<double> lower) {
+void group_bounds_from_scores(std::span<const double> row_norms, const CentreSet& centres,
+                              std::span<const double> best_scores, std::span<const double> group_scores,
+                              std::uint64_t groups, std::span<double> upper, std::span<double> lower) {
   const double slack = bound_slack(centres.d());
   // |computed (‖x‖² + score) − true d²| <= (d + 4)·2^-52·(‖x‖ + ‖c‖)² (γ_d for the dot product,
   // the norms and the adds); twice that is allowed for.
@@ -302,13 +350,21 @@ void bounds_from_scores(std::span<const double> row_norms, const CentreSet& cent
     const double reach = std::sqrt(row_norms[i]) + centres.largest_norm();
     const double error = score_error * reach * reach;
     upper[i] = std::sqrt(std::max(0.0, row_norms[i] + best_scores[i] + error)) * (1 + slack);
-    if (std::isinf(second_scores[i])) {
-      lower[i] = infinity;
-      continue;
+    for (std::size_t at = i * groups; at < (i + 1) * groups; ++at) {
+      if (std::isinf(group_scores[at])) {
+        lower[at] = infinity;
+        continue;
+      }
+      const double squared = row_norms[i] + group_scores[at] - error;
+      lower[at] = squared > 0 ? std::sqrt(squared) * (1 - slack) : 0.0;
     }
-    const double squared = row_norms[i] + second_scores[i] - error;
-    lower[i] = squared > 0 ? std::sqrt(squared) * (1 - slack) : 0.0;
   }
+}
+
+void bounds_from_scores(std::span<const double> row_norms, const CentreSet& centres, std::span<const double> best_scores,
+                        std::span<const double> second_scores, std::span<double> upper, std::span<double> lower) {
+  // One group of all centres: its smallest score other than the label's is the second smallest.
+  group_bounds_from_scores(row_norms, centres, best_scores, second_scores, 1, upper, lower);
 }
 
 std::uint64_t widen_bounds(std::span<const std::int32_t> labels, const CentreDrift& drift, const CentreSet& centres,
@@ -330,10 +386,7 @@ std::uint64_t widen_bounds(std::span<const std::int32_t> labels, const CentreDri
 
 namespace {
 
-/// Rows tightened together: their distances are independent chains, so the CPU overlaps them.
-constexpr std::size_t tighten_batch = 4;
-
-/// The rows of one Hamerly step whose bounds failed, handled tighten_batch at a time.
+/// The rows of one Hamerly step whose bounds failed, handled distance_pairs at a time.
 class FailingRows {
  public:
   FailingRows(const linalg::RowBlockView& data, const CentreSet& centres, std::span<const std::int32_t> labels,
@@ -344,28 +397,20 @@ class FailingRows {
   void add(std::uint64_t row, double proof) {
     rows_[waiting_] = row;
     proofs_[waiting_] = proof;
-    if (++waiting_ == tighten_batch) flush();
+    if (++waiting_ == distance_pairs) flush();
   }
 
   /// Tightens the waiting rows' upper bounds with one distance each (squared_distance's sum, four
   /// rows at once); those still unproven get all k distances.
   void flush() {
     if (waiting_ == 0) return;
-    const std::uint64_t d = data_.columns;
-    std::array<const double*, tighten_batch> x{}, c{};
-    std::array<double, tighten_batch> sums{};
-    for (std::size_t r = 0; r < tighten_batch; ++r) {
+    std::array<const double*, distance_pairs> x{}, c{};
+    for (std::size_t r = 0; r < distance_pairs; ++r) {
       const std::uint64_t row = rows_[r < waiting_ ? r : 0];  // spare lanes repeat the first row
       x[r] = data_.row(row);
       c[r] = centres_.centre(static_cast<std::uint64_t>(labels_[row]));
     }
-    for (std::uint64_t col = 0; col < d; ++col) {
-#pragma GCC unroll 4
-      for (std::size_t r = 0; r < tighten_batch; ++r) {
-        const double diff = x[r][col] - c[r][col];
-        sums[r] += diff * diff;
-      }
-    }
+    const auto sums = squared_distances_of_pairs(x, c, data_.columns);
     for (std::size_t r = 0; r < waiting_; ++r) {
       const std::uint64_t row = rows_[r];
       upper_[row] = std::sqrt(sums[r]) * (1 + slack_);
@@ -390,8 +435,8 @@ class FailingRows {
   std::span<double> upper_, lower_;
   double slack_;
   std::vector<double> distances_;
-  std::array<std::uint64_t, tighten_batch> rows_{};
-  std::array<double, tighten_batch> proofs_{};
+  std::array<std::uint64_t, distance_pairs> rows_{};
+  std::array<double, distance_pairs> proofs_{};
   std::size_t waiting_ = 0;
   std::uint64_t full_scans_ = 0;
 };

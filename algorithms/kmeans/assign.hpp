@@ -12,6 +12,8 @@
 // control, convergence (algorithms/kmeans/lloyd.hpp).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -69,6 +71,15 @@ class CentreSet {
   double largest_norm_ = 0;
 };
 
+/// Rows whose distances run side by side in squared_distances_of_pairs: independent chains, so the
+/// CPU overlaps them.
+inline constexpr std::size_t distance_pairs = 4;
+/// squared_distance(x[r], c[r], d) for the distance_pairs pairs (r), the same bits, computed
+/// together.
+[[nodiscard]] std::array<double, distance_pairs> squared_distances_of_pairs(
+    const std::array<const double*, distance_pairs>& x, const std::array<const double*, distance_pairs>& c,
+    std::uint64_t d);
+
 /// Squared distances from `x` to every centre, each the same bits as squared_distance(x, c_j).
 /// `out` has room for centres.padded_k() values (the padding is scratch).
 void squared_distances_to_all(const double* x, const CentreSet& centres, std::span<double> out);
@@ -94,22 +105,41 @@ enum class RowKernel : std::uint8_t { portable, avx2 };
 [[nodiscard]] NearestTwo nearest_in_row(const double* row, const double* norms, std::uint64_t padded,
                                         RowKernel kernel);
 
-/// Reusable buffers of the GEMM assignment (a zero-padded tile, a score block, padded norms).
+/// Reusable buffers of the GEMM assignment (a zero-padded tile, a score block, padded norms, the
+/// group minima of a tile).
 struct GemmWorkspace {
   std::vector<double> padded_tile;
   std::vector<double> scores;
   std::vector<double> block_norms;
+  std::vector<double> group_smallest, group_second;
+};
+
+/// What nearest_by_gemm adds for Yinyang: per row and group of centres, the smallest score of the
+/// group's centres other than the row's label (+infinity when the group holds only the label).
+struct GroupScores {
+  std::span<const std::int32_t> group_of;  ///< the group of every centre, groups 0..count−1
+  std::uint64_t count = 0;
+  std::span<double> scores;  ///< out: local rows × count, row after row
 };
 
 /// For every local row: label = argmin_j (‖c_j‖² − 2x·c_j), lowest j on ties, computed by
 /// tile_rows × centre_block GEMMs aligned to global rows. `best_scores` and `second_scores`, unless
 /// empty, get each row's smallest and second-smallest score (+infinity when k = 1), from which
-/// bounds_from_scores derives Hamerly's bounds.
+/// bounds_from_scores derives Hamerly's bounds; `groups`, when given, gets the group minima from
+/// which group_bounds_from_scores derives Yinyang's.
 void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres, std::span<std::int32_t> labels,
-                     std::span<double> best_scores, std::span<double> second_scores, GemmWorkspace& workspace);
+                     std::span<double> best_scores, std::span<double> second_scores, GemmWorkspace& workspace,
+                     const GroupScores* groups = nullptr);
 
 /// ‖x‖² of every local row (summed in column order).
 [[nodiscard]] std::vector<double> row_squared_norms(const linalg::RowBlockView& data);
+
+/// Yinyang's bounds straight after a GEMM assignment, as bounds_from_scores: upper from each row's
+/// best score, lower[i·G + g] from group_scores[i·G + g] (GroupScores::scores, G groups). `upper`
+/// may be the storage of `best_scores` and `lower` that of `group_scores`.
+void group_bounds_from_scores(std::span<const double> row_norms, const CentreSet& centres,
+                              std::span<const double> best_scores, std::span<const double> group_scores,
+                              std::uint64_t groups, std::span<double> upper, std::span<double> lower);
 
 // ---- Hamerly's bounds ------------------------------------------------------------------------
 // upper[i] >= ‖x_i − c_label(i)‖ and lower[i] <= min_{j != label(i)} ‖x_i − c_j‖ hold for the

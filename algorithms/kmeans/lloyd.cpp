@@ -6,9 +6,11 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 
 #include "algorithms/kmeans/assign.hpp"
+#include "algorithms/kmeans/yinyang.hpp"
 #include "engine/errors.hpp"
 #include "engine/exact_sum.hpp"
 #include "engine/wall_clock.hpp"
@@ -49,6 +51,22 @@ void check_snapshot_globals(const LloydSnapshot& snapshot, std::uint64_t k, std:
                                             "max_iterations = {}",
                                             snapshot.iterations, options.max_iterations));
   }
+  if (snapshot.centre_groups.empty()) return;
+  if (snapshot.centre_groups.size() != k) {
+    throw std::invalid_argument(fmt::format("k-means: the snapshot has {} centre groups ids, not one per centre (k = {})",
+                                            snapshot.centre_groups.size(), k));
+  }
+  try {
+    (void)CentreGroups(snapshot.centre_groups);
+  } catch (const std::invalid_argument& error) {
+    throw std::invalid_argument(fmt::format("k-means: the snapshot's {}", error.what()));
+  }
+}
+
+/// Lower bounds per row a snapshot holds: one per centre group under Yinyang, else one.
+std::uint64_t lower_bounds_per_row(const LloydSnapshot& snapshot) {
+  if (snapshot.centre_groups.empty()) return 1;
+  return static_cast<std::uint64_t>(*std::max_element(snapshot.centre_groups.begin(), snapshot.centre_groups.end())) + 1;
 }
 
 /// Collective. Throws the same std::invalid_argument on every rank unless every rank's per-row
@@ -71,12 +89,14 @@ void check_snapshot_rows(const engine::Communicator& comm, const linalg::RowBloc
   const auto fits = comm.allgather(local);
   for (std::size_t r = 0; r < fits.size(); ++r) {
     const RowFit& fit = fits[r];
-    const std::uint64_t bounds = snapshot.bounds_valid ? fit.rows : 0;
-    if (fit.labels != fit.rows || fit.upper != bounds || fit.lower != bounds) {
-      throw std::invalid_argument(fmt::format("k-means: the snapshot's rows do not fit rank {}: {} rows, {} labels, {} "
-                                              "upper and {} lower bounds (bounds {})",
-                                              r, fit.rows, fit.labels, fit.upper, fit.lower,
-                                              snapshot.bounds_valid ? "valid: one per row" : "not valid: none"));
+    const std::uint64_t bounds = snapshot.bounds_valid ? fit.rows : 0, per_row = lower_bounds_per_row(snapshot);
+    if (fit.labels != fit.rows || fit.upper != bounds || fit.lower != bounds * per_row) {
+      throw std::invalid_argument(fmt::format(
+          "k-means: the snapshot's rows do not fit rank {}: {} rows, {} labels, {} upper and {} lower bounds (bounds {})",
+          r, fit.rows, fit.labels, fit.upper, fit.lower,
+          !snapshot.bounds_valid ? "not valid: none"
+          : per_row == 1         ? "valid: one per row"
+                                 : fmt::format("valid: one upper and {} lower per row", per_row)));
     }
     if (fit.bad_label_row != none) {
       throw std::invalid_argument(
@@ -127,19 +147,50 @@ struct State {
   std::vector<std::int32_t> next_labels;  ///< the assignment being made
   std::vector<double> row_norms;          ///< ‖x‖² per row, for bounds from GEMM scores
   CentreDrift drift;                      ///< from saved.previous_centres to saved.centres
+  std::optional<CentreGroups> groups;     ///< under Yinyang: saved.centre_groups
   GemmWorkspace workspace;
 };
 
 struct AssignmentFacts {
-  bool hamerly = false;
-  std::uint64_t failing_bounds = 0;    ///< all ranks
-  std::uint64_t local_full_scans = 0;  ///< this rank
+  AssignPath path = AssignPath::gemm;
+  bool by_bounds = false;                  ///< valid bounds kept the labels they proved
+  std::uint64_t failing_bounds = 0;        ///< all ranks (Hamerly: decides the path); this rank (Yinyang)
+  std::uint64_t local_full_scans = 0;      ///< this rank
+  std::uint64_t local_scanned_groups = 0;  ///< this rank (Yinyang)
 };
 
-/// Collective (when bounds are tracked). Fills state.next_labels with the nearest centre of every
+/// Yinyang's assignment: a full scan that sets the bounds when they are not valid, else a
+/// Yinyang step. Not collective (its counts travel with the update's sums).
+AssignmentFacts assign_by_yinyang(const linalg::RowBlockView& data, const CentreSet& centres, State& state) {
+  AssignmentFacts facts;
+  facts.path = AssignPath::yinyang;
+  LloydSnapshot& saved = state.saved;
+  if (!saved.bounds_valid) {
+    // A GEMM pass that also keeps each group's smallest score: the bounds' storage takes the
+    // scores, then the bounds made from them.
+    const GroupScores group_scores{state.groups->ids(), state.groups->count(), saved.lower_bounds};
+    nearest_by_gemm(data, centres, state.next_labels, saved.upper_bounds, {}, state.workspace, &group_scores);
+    group_bounds_from_scores(state.row_norms, centres, saved.upper_bounds, saved.lower_bounds,
+                             state.groups->count(), saved.upper_bounds, saved.lower_bounds);
+    saved.bounds_valid = true;
+    facts.path = AssignPath::gemm;
+    return facts;
+  }
+  const GroupedCentres grouped(centres, *state.groups);
+  const auto counts = yinyang_relabel(data, centres, grouped, state.drift, group_drift(state.drift, *state.groups),
+                                      saved.labels, state.next_labels, saved.upper_bounds, saved.lower_bounds);
+  facts.by_bounds = true;
+  facts.failing_bounds = counts.failing;
+  facts.local_full_scans = counts.rescanned_rows;
+  facts.local_scanned_groups = counts.scanned_groups;
+  return facts;
+}
+
+/// Collective (under Hamerly's rule). Fills state.next_labels with the nearest centre of every
 /// local row and leaves the bounds valid for `centres`.
 AssignmentFacts assign(const engine::Communicator& comm, const linalg::RowBlockView& data, const CentreSet& centres,
                        Pruning pruning, State& state) {
+  if (state.groups) return assign_by_yinyang(data, centres, state);
   AssignmentFacts facts;
   LloydSnapshot& saved = state.saved;
   const bool track_bounds = pruning != Pruning::none;
@@ -147,10 +198,12 @@ AssignmentFacts assign(const engine::Communicator& comm, const linalg::RowBlockV
     const std::uint64_t local_failing =
         widen_bounds(saved.labels, state.drift, centres, saved.upper_bounds, saved.lower_bounds);
     facts.failing_bounds = comm.allreduce(local_failing, engine::ReduceOp::sum);
-    facts.hamerly = pruning == Pruning::hamerly ||
-                    static_cast<double>(facts.failing_bounds) <=
-                        hamerly_max_failing_fraction * static_cast<double>(data.global_rows);
-    if (facts.hamerly) {
+    const bool hamerly = pruning == Pruning::hamerly ||
+                         static_cast<double>(facts.failing_bounds) <=
+                             hamerly_max_failing_fraction * static_cast<double>(data.global_rows);
+    if (hamerly) {
+      facts.path = AssignPath::hamerly;
+      facts.by_bounds = true;
       facts.local_full_scans =
           hamerly_relabel(data, centres, saved.labels, state.next_labels, saved.upper_bounds, saved.lower_bounds);
       return facts;
@@ -273,9 +326,14 @@ std::string_view to_string(Pruning pruning) {
   switch (pruning) {
     case Pruning::automatic: return "auto";
     case Pruning::hamerly: return "hamerly";
+    case Pruning::yinyang: return "yinyang";
     case Pruning::none: return "none";
   }
   return "?";
+}
+
+bool uses_yinyang(Pruning pruning, std::uint64_t k) {
+  return pruning == Pruning::yinyang || (pruning == Pruning::automatic && k >= yinyang_min_k);
 }
 
 LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& data,
@@ -288,34 +346,44 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
     check_snapshot_rows(comm, data, *resume_from, k);
   }
   const auto scales = column_scales(comm, data, initial_centres, resume_from);
-  const bool track_bounds = options.pruning != Pruning::none;
+  const bool track_bounds = options.pruning != Pruning::none, yinyang = uses_yinyang(options.pruning, k);
 
   State state;
   LloydSnapshot& saved = state.saved;
   if (resume_from != nullptr) {
     saved = *resume_from;
-    if (!track_bounds || !saved.bounds_valid) {
-      // Not tracked here, or not by the run that took the snapshot: start afresh like iteration 1.
-      saved.bounds_valid = false;
-      saved.upper_bounds.assign(track_bounds ? n_local : 0, 0.0);
-      saved.lower_bounds.assign(track_bounds ? n_local : 0, 0.0);
-    }
     // The same bits as the interrupted run's drift: the same function of the same centres.
     state.drift = centre_drift(saved.previous_centres, saved.centres, k, d);
   } else {
     saved.labels.assign(n_local, -1);
     saved.centres.assign(initial_centres.begin(), initial_centres.end());
     saved.previous_centres.resize(k * d);
-    if (track_bounds) {
-      saved.upper_bounds.resize(n_local);
-      saved.lower_bounds.resize(n_local);
+  }
+  // Bounds of another kind than this run tracks (or none) start afresh, like iteration 1. The
+  // groups are kept from the snapshot (the bounds refer to them), else made from the centres.
+  if (!track_bounds || !saved.bounds_valid || yinyang == saved.centre_groups.empty()) {
+    saved.bounds_valid = false;
+    saved.centre_groups.clear();
+  }
+  if (yinyang) {
+    if (saved.centre_groups.empty()) {
+      state.groups.emplace(CentreGroups::cluster(saved.centres, k, d, yinyang_group_count(k)));
+      saved.centre_groups.assign(state.groups->ids().begin(), state.groups->ids().end());
+    } else {
+      state.groups.emplace(saved.centre_groups);
     }
+  }
+  if (!saved.bounds_valid) {
+    saved.upper_bounds.assign(track_bounds ? n_local : 0, 0.0);
+    saved.lower_bounds.assign(track_bounds ? n_local * (yinyang ? state.groups->count() : 1) : 0, 0.0);
   }
   state.next_labels.resize(n_local);
   if (track_bounds) state.row_norms = row_squared_norms(data);
   const std::uint64_t stride = sums_stride(d);
-  // The exchange carries the sums plus two counts: changed labels and Hamerly's full scans.
-  std::vector<engine::Int128> sums(k * stride), exchange(k * stride + 2);
+  // The exchange carries the sums plus four counts: changed labels, points that scanned (Hamerly,
+  // Yinyang), and Yinyang's failing bounds and scanned groups.
+  constexpr std::uint64_t extra_counts = 4;
+  std::vector<engine::Int128> sums(k * stride), exchange(k * stride + extra_counts);
   // sums == the sums of `saved.labels` (so changes can be moved). A resumed run recounts them from
   // the labels in its first iteration: exact, so the same integers as the interrupted run's sums.
   bool sums_follow_labels = false;
@@ -343,18 +411,17 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
     const double start = engine::wall_seconds();
     const CentreSet current(saved.centres, k, d, track_bounds);
     IterationReport report;
-    std::uint64_t local_full_scans = 0;
+    AssignmentFacts facts;
     {
       auto phase = timers.phase("assign");
-      const auto facts = assign(comm, data, current, options.pruning, state);
-      report.hamerly = facts.hamerly;
+      facts = assign(comm, data, current, options.pruning, state);
+      report.path = facts.path;
       report.failing_bounds = facts.failing_bounds;
-      local_full_scans = facts.local_full_scans;
     }
     {
       auto phase = timers.phase("update");
       // One exact allreduce: the sums (whole, or only the moves of changed points) and, as the
-      // last two elements, the numbers of changed labels and of full scans.
+      // last elements, the counts.
       std::fill(exchange.begin(), exchange.end(), 0);
       const std::span<engine::Int128> cluster_part(exchange.data(), k * stride);
       std::uint64_t changed = 0;
@@ -365,11 +432,15 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
         for (std::uint64_t i = 0; i < n_local; ++i) changed += saved.labels[i] != state.next_labels[i] ? 1 : 0;
       }
       exchange[k * stride] = changed;
-      exchange[k * stride + 1] = local_full_scans;
+      exchange[k * stride + 1] = facts.local_full_scans;
+      exchange[k * stride + 2] = facts.path == AssignPath::yinyang ? facts.failing_bounds : 0;
+      exchange[k * stride + 3] = facts.local_scanned_groups;
       comm.allreduce_exact_sum_in_place(exchange);
       for (std::uint64_t i = 0; i < sums.size(); ++i) sums[i] = sums_follow_labels ? sums[i] + exchange[i] : exchange[i];
       report.changed_labels = static_cast<std::uint64_t>(exchange[k * stride]);
       report.full_scans = static_cast<std::uint64_t>(exchange[k * stride + 1]);
+      if (facts.path == AssignPath::yinyang) report.failing_bounds = static_cast<std::uint64_t>(exchange[k * stride + 2]);
+      report.scanned_groups = static_cast<std::uint64_t>(exchange[k * stride + 3]);
       saved.labels.swap(state.next_labels);
       sums_follow_labels = true;
 
@@ -381,7 +452,8 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
       state.drift = centre_drift(saved.previous_centres, saved.centres, k, d);
     }
     ++saved.iterations;
-    saved.hamerly_iterations += report.hamerly ? 1 : 0;
+    saved.hamerly_iterations += facts.by_bounds && facts.path == AssignPath::hamerly ? 1 : 0;
+    saved.yinyang_iterations += facts.by_bounds && facts.path == AssignPath::yinyang ? 1 : 0;
     saved.reseeded_clusters += report.reseeded;
     saved.changed_labels = report.changed_labels;
     report.iteration = saved.iterations;
@@ -407,6 +479,7 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
   result.inertia = exact_inertia(comm, data, final_centres, saved.labels);
   result.iterations = saved.iterations;
   result.hamerly_iterations = saved.hamerly_iterations;
+  result.yinyang_iterations = saved.yinyang_iterations;
   result.reseeded_clusters = saved.reseeded_clusters;
   result.centroids = std::move(saved.centres);
   result.labels = std::move(saved.labels);

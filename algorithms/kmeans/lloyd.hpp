@@ -3,7 +3,7 @@
 //
 // Owns: the distributed driver. Each iteration assigns every local point to its nearest centre
 // (algorithms/kmeans/assign.hpp: GEMM tiles aligned to global rows, or Hamerly's bounds where
-// they pay), then one exact allreduce of per-cluster fixed-point sums and counts gives new
+// they pay; algorithms/kmeans/yinyang.hpp: group bounds for many centres), then one exact allreduce of per-cluster fixed-point sums and counts gives new
 // centres identical on every rank; after the first iteration only the points that changed
 // cluster are moved between the sums. Empty clusters are re-seeded as scikit-learn does. Iteration
 // count, convergence and the final re-assignment follow scikit-learn 1.2's
@@ -27,11 +27,29 @@ namespace omniseg::kmeans {
 
 /// How points are assigned after the first iteration.
 enum class Pruning : std::uint8_t {
-  automatic,  ///< per iteration: Hamerly when few points fail their bounds, else GEMM for all
+  automatic,  ///< Yinyang from yinyang_min_k centres on; below, per iteration: Hamerly when few
+              ///< points fail their bounds, else GEMM for all
   hamerly,    ///< Hamerly's bounds in every iteration after the first
+  yinyang,    ///< Yinyang's group bounds in every iteration after the first (a full scan first)
   none,       ///< GEMM distances to every centre in every iteration (plain Lloyd)
 };
 [[nodiscard]] std::string_view to_string(Pruning pruning);
+
+/// The automatic rule's switch to Yinyang: with this many centres or more, one lower bound per
+/// point (Hamerly) drops with the largest move of any centre and fails for most points, while
+/// Yinyang's per-group bounds drop only by their own group's moves. Measured on 1,000,000 × 32
+/// blobs (docs/kmeans.md).
+inline constexpr std::uint64_t yinyang_min_k = 64;
+
+/// Whether a run with `pruning` and k centres assigns by Yinyang's group bounds.
+[[nodiscard]] bool uses_yinyang(Pruning pruning, std::uint64_t k);
+
+/// How one iteration assigned the points.
+enum class AssignPath : std::uint8_t {
+  gemm,     ///< scores to every centre by GEMM
+  hamerly,  ///< Hamerly's bounds, distances only for the points they did not settle
+  yinyang,  ///< Yinyang's group bounds (the first such iteration of a run is a full scan)
+};
 
 /// The automatic rule: an iteration uses Hamerly's bounds when, after moving them by the centres'
 /// drift (algorithms/kmeans/assign.hpp: widen_bounds), at most this fraction of all points fails
@@ -55,10 +73,12 @@ struct IterationReport {
   std::uint64_t iteration = 0;       ///< 1-based
   double largest_shift = 0;          ///< max over centres of ‖c(new) − c(old)‖
   std::uint64_t changed_labels = 0;  ///< points whose label differs from the previous iteration's
-  bool hamerly = false;              ///< the assignment used Hamerly's bounds
+  AssignPath path = AssignPath::gemm;
   std::uint64_t failing_bounds = 0;  ///< points whose moved bounds did not prove their label (0 in
                                      ///< iteration 1 and without pruning)
-  std::uint64_t full_scans = 0;      ///< points of a Hamerly step that computed all k distances
+  std::uint64_t full_scans = 0;      ///< points of a Hamerly step that computed all k distances, or
+                                     ///< of a Yinyang step that scanned groups
+  std::uint64_t scanned_groups = 0;  ///< groups scanned by those points (Yinyang)
   std::uint64_t reseeded = 0;        ///< empty clusters re-seeded
   double seconds = 0;                ///< wall time of the iteration on this rank
 };
@@ -73,6 +93,7 @@ struct LloydSnapshot {
   // ---- global --------------------------------------------------------------------------------
   std::uint64_t iterations = 0;          ///< iterations completed (>= 1 in any snapshot)
   std::uint64_t hamerly_iterations = 0;  ///< LloydResult's counters so far
+  std::uint64_t yinyang_iterations = 0;
   std::uint64_t reseeded_clusters = 0;
   /// Points whose label changed in the last iteration (all ranks): with the centres' shift, what
   /// the convergence tests after that iteration look at.
@@ -81,13 +102,17 @@ struct LloydSnapshot {
   /// k × d: the centres the last iteration assigned to. Their distance to `centres` is the shift the
   /// tolerance is tested on and the drift that moves Hamerly's bounds.
   std::vector<double> previous_centres;
-  /// Hamerly's bounds below hold for `previous_centres` (the run tracked them: pruning not none).
+  /// The bounds below hold for `previous_centres` (the run tracked them: pruning not none).
   bool bounds_valid = false;
+  /// Under Yinyang, the group of every centre (k values, groups 0..G−1), fixed for the run: the
+  /// lower bounds refer to it. Empty otherwise.
+  std::vector<std::int32_t> centre_groups;
   // ---- per row -------------------------------------------------------------------------------
   std::vector<std::int32_t> labels;  ///< the last iteration's assignment (nearest of previous_centres)
-  /// Hamerly's bounds on the distance to the own centre (upper) and to every other centre (lower),
-  /// both empty unless bounds_valid. Needed because the next iteration's choice between Hamerly
-  /// and GEMM, and so near ties' labels, depend on them.
+  /// Bounds on the distance to the own centre (upper, one per row) and to every other centre
+  /// (lower: one per row under Hamerly, one per row and group under Yinyang, row after row), both
+  /// empty unless bounds_valid. Needed because the next iteration's choice between Hamerly and
+  /// GEMM, and so near ties' labels, depend on them.
   std::vector<double> upper_bounds, lower_bounds;
 };
 
@@ -126,6 +151,7 @@ struct LloydResult {
   std::uint64_t iterations = 0;       ///< as scikit-learn's n_iter_
   bool converged = false;             ///< no label changed, or the shift fell to the tolerance
   std::uint64_t hamerly_iterations = 0;
+  std::uint64_t yinyang_iterations = 0;  ///< iterations assigned by Yinyang's bounds (not the first scan)
   std::uint64_t reseeded_clusters = 0;  ///< over all iterations
   double iteration_seconds = 0;       ///< wall time of this call's iterations on this rank
 };

@@ -95,11 +95,13 @@ def main():
         rng = np.random.default_rng(2024)
         x = blobs(20000, 8, 12, 1)
         init = x[rng.choice(len(x), 12, replace=False)]
+        many = x[rng.choice(len(x), 80, replace=False)]  # k = 80: automatic pruning takes Yinyang
         column = blobs(1001, 1, 4, 2)
         tiny = blobs(3, 2, 2, 3)
         same = np.tile([[1.5, -2.25, 4.0]], (50, 1))
         with h5py.File(data, "w") as f:
             f["X"], f["C"], f["column"], f["tiny"], f["same"] = x, init, column, tiny, same
+            f["C80"] = many
             f["X32"] = x[:3000].astype(np.float32)
             f["C32"] = init.astype(np.float32).astype(np.float64)
             f["group/nested"] = x[:500]
@@ -134,13 +136,32 @@ def main():
         if first:
             expect_like_sklearn(run, "blobs", x, init, first)
         # Every pruning mode gives the same bytes.
-        for pruning in ("none", "hamerly"):
+        for pruning in ("none", "hamerly", "yinyang"):
             fitted = run.fit(f"pruning_{pruning}", args.ranks[-1], spec, *fixed, "--pruning", pruning)
             if fitted and first:
                 run.check(same_bytes(fitted[1], first[1]), f"--pruning {pruning} differs from auto")
                 run.check(fitted[0]["pruning"]["mode"] == pruning, f"--pruning {pruning}: JSON says otherwise")
         if first:
             run.check(first[0]["pruning"]["hamerly_iterations"] > 0, "auto pruning never used Hamerly on blobs")
+            run.check(first[0]["pruning"]["yinyang_iterations"] == 0, "auto pruning used Yinyang at k = 12")
+        # k = 80: Yinyang's group bounds (automatic from 64 centres), the same bytes at every rank
+        # count and as plain Lloyd, and scikit-learn's answer.
+        many_fits = {}
+        for ranks in args.ranks:
+            fitted = run.fit("yinyang_blobs", ranks, spec, "--k", "80", "--init-centers", f"{data}:/C80", "--tol", "0")
+            if fitted:
+                many_fits[ranks] = fitted
+        many_first = many_fits.get(args.ranks[0])
+        for ranks, fitted in many_fits.items():
+            run.check(same_bytes(fitted[1], many_first[1]), f"k = 80: {ranks} ranks differ from {args.ranks[0]} in bytes")
+        if many_first:
+            run.check(many_first[0]["pruning"]["yinyang_iterations"] > 0, "auto pruning never used Yinyang at k = 80")
+            plain = run.fit("yinyang_plain", args.ranks[-1], spec, "--k", "80", "--init-centers", f"{data}:/C80",
+                            "--tol", "0", "--pruning", "none")
+            if plain:
+                run.check(same_bytes(plain[1], many_first[1]), "k = 80: Yinyang differs from plain Lloyd")
+            expect_like_sklearn(run, "yinyang_blobs", x, many, many_first)
+        print(f"ok: k = 80 (Yinyang) identical at ranks {sorted(many_fits)}")
         # A positive tolerance stops earlier, as an absolute bound on every centre's shift.
         fitted = run.fit("tolerance", args.ranks[-1], spec, "--k", "12", "--init-centers", f"{data}:/C", "--tol", "0.1")
         if fitted and first:
@@ -227,7 +248,7 @@ def main():
         run.expect_error("tol", spec, "--tol must be a finite number >= 0", "--k", "2", "--tol", "-1")
         run.expect_error("max_iter", spec, "--max-iter must be >= 1", "--k", "2", "--max-iter", "0")
         run.expect_error("n_init", spec, "--n-init must be >= 1", "--k", "2", "--n-init", "0")
-        run.expect_error("pruning", spec, "--pruning must be auto, hamerly or none", "--k", "2", "--pruning", "elkan")
+        run.expect_error("pruning", spec, "--pruning must be auto, hamerly, yinyang or none", "--k", "2", "--pruning", "elkan")
 
     if run.failures:
         print(f"{run.failures} check(s) failed")
