@@ -105,15 +105,18 @@ LloydSnapshot gather_rows(const LloydSnapshot& local) {
   return global;
 }
 
-/// This rank's rows of a gathered snapshot under `cuts`.
+/// This rank's rows of a gathered snapshot under `cuts` (under Yinyang a row has one lower bound
+/// per centre group).
 LloydSnapshot cut_rows(const LloydSnapshot& global, const Cuts& cuts) {
   const auto r = static_cast<std::size_t>(world().rank());
   const auto begin = static_cast<std::ptrdiff_t>(cuts[r]), end = static_cast<std::ptrdiff_t>(cuts[r + 1]);
   LloydSnapshot local = global;
   local.labels.assign(global.labels.begin() + begin, global.labels.begin() + end);
   if (global.bounds_valid) {
+    const auto per_row = static_cast<std::ptrdiff_t>(global.lower_bounds.size() / global.labels.size());
     local.upper_bounds.assign(global.upper_bounds.begin() + begin, global.upper_bounds.begin() + end);
-    local.lower_bounds.assign(global.lower_bounds.begin() + begin, global.lower_bounds.begin() + end);
+    local.lower_bounds.assign(global.lower_bounds.begin() + begin * per_row,
+                              global.lower_bounds.begin() + end * per_row);
   }
   return local;
 }
@@ -136,13 +139,16 @@ void expect_same_clustering(const Outcome& a, const Outcome& b, const std::strin
 void expect_identical(const Outcome& a, const Outcome& b, const std::string& what) {
   expect_same_clustering(a, b, what);
   EXPECT_EQ(a.result.hamerly_iterations, b.result.hamerly_iterations) << what;
+  EXPECT_EQ(a.result.yinyang_iterations, b.result.yinyang_iterations) << what;
   EXPECT_EQ(a.result.reseeded_clusters, b.result.reseeded_clusters) << what;
 }
 
 void expect_same_snapshot(const LloydSnapshot& a, const LloydSnapshot& b, const std::string& what) {
   EXPECT_EQ(a.iterations, b.iterations) << what;
   EXPECT_EQ(a.hamerly_iterations, b.hamerly_iterations) << what;
+  EXPECT_EQ(a.yinyang_iterations, b.yinyang_iterations) << what;
   EXPECT_EQ(a.reseeded_clusters, b.reseeded_clusters) << what;
+  EXPECT_EQ(a.centre_groups, b.centre_groups) << what;
   EXPECT_EQ(a.changed_labels, b.changed_labels) << what;
   EXPECT_TRUE(same_bytes(a.centres, b.centres)) << what;
   EXPECT_TRUE(same_bytes(a.previous_centres, b.previous_centres)) << what;
@@ -189,7 +195,7 @@ Outcome check_resume(const std::string& name, const Matrix& x, const std::vector
   return full;
 }
 
-constexpr Pruning all_prunings[] = {Pruning::automatic, Pruning::hamerly, Pruning::none};
+constexpr Pruning all_prunings[] = {Pruning::automatic, Pruning::hamerly, Pruning::yinyang, Pruning::none};
 
 std::string named(const std::string& name, Pruning pruning) {
   return name + " (" + std::string(to_string(pruning)) + ")";
@@ -260,6 +266,23 @@ TEST(LloydResume, HamerlyIterationsUnderAutomaticPruning) {
   }
 }
 
+TEST(LloydResume, YinyangGroupsUnderAutomaticPruning) {
+  // k = 72: automatic pruning takes Yinyang, five groups of centres; the snapshot carries the groups
+  // and five lower bounds per row, re-sharded with the rows.
+  const Matrix x = blobs(3000, 4, 9, 33);
+  const auto centres = rows_as_centres(x, 72, 5, 41);
+  for (const Pruning pruning : {Pruning::automatic, Pruning::yinyang}) {
+    const Outcome full = check_resume(named("k72", pruning), x, centres, settings(300, 0, pruning), 3);
+    EXPECT_EQ(full.result.yinyang_iterations, full.result.iterations - 1);
+    EXPECT_EQ(full.result.hamerly_iterations, 0u);
+    const LloydSnapshot& last = full.snapshots.back();
+    ASSERT_EQ(last.centre_groups.size(), 72u);
+    const auto groups = static_cast<std::size_t>(*std::max_element(last.centre_groups.begin(), last.centre_groups.end())) + 1;
+    EXPECT_GT(groups, 1u);
+    EXPECT_EQ(last.lower_bounds.size(), last.labels.size() * groups);
+  }
+}
+
 // ---- what a snapshot means -----------------------------------------------------------------------
 
 TEST(LloydResume, ALargerMaxIterationsContinuesARunThatStoppedAtItsLimit) {
@@ -317,6 +340,13 @@ TEST(LloydResume, AnotherPruningModeResumesToCorrectLabels) {
                          plain, "automatic's snapshot resumed without pruning");
   expect_same_clustering(run_lloyd(x, centres, block, settings(300, 0, Pruning::hamerly), &plain.snapshots[1]),
                          automatic, "plain Lloyd's snapshot resumed with Hamerly's bounds");
+  // Group bounds and one lower bound per row do not mix: each mode starts its own bounds afresh.
+  const Outcome yinyang = run_lloyd(x, centres, block, settings(300, 0, Pruning::yinyang));
+  EXPECT_FALSE(yinyang.snapshots[1].centre_groups.empty());
+  expect_same_clustering(run_lloyd(x, centres, block, settings(300, 0, Pruning::hamerly), &yinyang.snapshots[1]),
+                         automatic, "Yinyang's snapshot resumed with Hamerly's bounds");
+  expect_same_clustering(run_lloyd(x, centres, block, settings(300, 0, Pruning::yinyang), &automatic.snapshots[1]),
+                         yinyang, "Hamerly's snapshot resumed with Yinyang's bounds");
 }
 
 // ---- snapshots that do not fit ---------------------------------------------------------------------
@@ -385,6 +415,29 @@ TEST(LloydResume, RejectsSnapshotsThatDoNotFit) {
   broken = good;
   if (world().rank() == 0) broken.labels.front() = -1;
   expect_rejected(x, centres, broken, options, "a negative label");
+
+  // Yinyang's snapshot: centre groups that are not a partition, lower bounds not one per group.
+  const auto yinyang = settings(300, 0, Pruning::yinyang);
+  const Matrix wider = blobs(600, 3, 4, 10);
+  const auto many = rows_as_centres(wider, 40, 0, 7);  // three groups of centres
+  const Outcome grouped = run_lloyd(wider, many, block_split(wider.rows), yinyang);
+  ASSERT_GE(grouped.snapshots.size(), 2u);
+  const LloydSnapshot& good_groups = grouped.snapshots[1];
+  ASSERT_GT(*std::max_element(good_groups.centre_groups.begin(), good_groups.centre_groups.end()), 0);
+  auto groups_broken = good_groups;
+  groups_broken.centre_groups.pop_back();
+  expect_rejected(wider, many, groups_broken, yinyang, "one centre without a group");
+  groups_broken = good_groups;
+  std::replace(groups_broken.centre_groups.begin(), groups_broken.centre_groups.end(), 0, 7);
+  expect_rejected(wider, many, groups_broken, yinyang, "a group id without a centre");
+  groups_broken = good_groups;
+  groups_broken.centre_groups.front() = -1;
+  expect_rejected(wider, many, groups_broken, yinyang, "a negative group id");
+  groups_broken = good_groups;
+  if (last_rank) groups_broken.lower_bounds.pop_back();
+  expect_rejected(wider, many, groups_broken, yinyang, "one group bound short on the last rank");
+  expect_identical(run_lloyd(wider, many, block_split(wider.rows), yinyang, &good_groups), grouped,
+                   "Yinyang after the rejections");
 
   // A snapshot cut for another split does not fit this one (where the splits differ).
   if (world().size() > 1) {

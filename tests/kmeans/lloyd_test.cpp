@@ -315,17 +315,28 @@ TEST(Lloyd, FewerRowsThanRanks) {
 }
 
 TEST(Lloyd, PruningModesGiveTheSameBytes) {
-  for (const auto& [n, k] : {std::pair<std::uint64_t, std::uint64_t>{1500, 6}, {4000, 24}}) {
+  // k = 70 is past yinyang_min_k: automatic pruning then takes Yinyang (five groups of centres).
+  for (const auto& [n, k] : {std::pair<std::uint64_t, std::uint64_t>{1500, 6}, {4000, 24}, {5000, 70}}) {
     const Matrix x = blobs(n, 5, 12, 8 + k);
     const auto centres = rows_as_centres(x, k, 4, 37);
     const Outcome plain = check_case("none", x, centres, settings(300, 0, Pruning::none));
     EXPECT_EQ(plain.result.hamerly_iterations, 0u);
+    EXPECT_EQ(plain.result.yinyang_iterations, 0u);
     const Outcome hamerly =
         check_case("hamerly", x, centres, settings(300, 0, Pruning::hamerly));
     EXPECT_EQ(hamerly.result.hamerly_iterations, hamerly.result.iterations - 1);  // all but the first
+    const Outcome yinyang = check_case("yinyang", x, centres, settings(300, 0, Pruning::yinyang));
+    EXPECT_EQ(yinyang.result.yinyang_iterations, yinyang.result.iterations - 1);
     const Outcome automatic = check_case("auto", x, centres, settings(300, 0));
-    EXPECT_GT(automatic.result.hamerly_iterations, 0u);  // late iterations move few points
+    if (k >= yinyang_min_k) {
+      EXPECT_EQ(automatic.result.yinyang_iterations, automatic.result.iterations - 1);
+      EXPECT_EQ(automatic.result.hamerly_iterations, 0u);
+    } else {
+      EXPECT_GT(automatic.result.hamerly_iterations, 0u);  // late iterations move few points
+      EXPECT_EQ(automatic.result.yinyang_iterations, 0u);
+    }
     expect_identical(hamerly, plain, "hamerly against plain Lloyd");
+    expect_identical(yinyang, plain, "yinyang against plain Lloyd");
     expect_identical(automatic, plain, "auto against plain Lloyd");
   }
 }

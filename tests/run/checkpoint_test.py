@@ -18,6 +18,7 @@
 import glob
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -199,6 +200,33 @@ def main():
                   f"the rerun on {resume_ranks} ranks did not resume K-means", done.stderr[-3000:])
             check_same(reference, os.path.join(tmp, directory + "-resumed"),
                        f"preempted on 2 ranks, resumed on {resume_ranks}")
+
+        # 2b. k = 64: K-means runs Yinyang's group bounds, whose progress files hold the centre groups
+        # and one lower bound per row and group; preempted on 2 ranks, resumed on 3 (re-sharded).
+        config64 = os.path.join(data, "job64.toml")
+        with open(config) as source, open(config64, "w") as target:
+            target.write(re.sub(r"(?m)^k = \S+", "k = 64", source.read()))
+        done = run_omniseg(args, 2, "run", "--config", config64, "--output", os.path.join(tmp, "reference64"))
+        if check(done.returncode == 0, "the uninterrupted k = 64 run failed", done.stderr[-3000:]):
+            reference64 = results(os.path.join(tmp, "reference64"))
+            code, log = run_and_interrupt(
+                args, 2, ["run", "--config", config64, "--output", os.path.join(tmp, "yinyang-out"),
+                          "--checkpoint-dir", os.path.join(tmp, "yinyang")],
+                "iteration 4:", signal_last_rank(signal.SIGUSR1), SLOW_KMEANS)
+            check(code == 75 and "yinyang (" in log, "k = 64 did not run Yinyang until SIGUSR1 stopped it", log[-2000:])
+            progress = sorted(name for name in os.listdir(os.path.join(tmp, "yinyang"))
+                              if name.startswith("kmeans-progress-"))
+            if check(progress, "no K-means progress file at k = 64"):
+                with h5py.File(os.path.join(tmp, "yinyang", progress[-1])) as h5:
+                    groups = h5["lloyd/centre_groups"][:]
+                    check(groups.shape == (64,) and h5["lloyd/lower_bounds"].shape == (len(h5["lloyd/labels"]), groups.max() + 1)
+                          and groups.max() >= 1,
+                          "the k = 64 progress file lacks the centre groups or the rows x groups lower bounds")
+            done = run_omniseg(args, 3, "run", "--config", config64, "--output", os.path.join(tmp, "yinyang-resumed"),
+                               "--checkpoint-dir", os.path.join(tmp, "yinyang"))
+            check(done.returncode == 0 and "resumed kmeans progress" in done.stderr,
+                  "the k = 64 rerun on 3 ranks did not resume K-means", done.stderr[-3000:])
+            check_same(reference64, os.path.join(tmp, "yinyang-resumed"), "k = 64 preempted on 2 ranks, resumed on 3")
 
         # 3. The newest progress file corrupt: reported, the older one resumes.
         progress = sorted(name for name in os.listdir(saved) if name.startswith("kmeans-progress-"))
