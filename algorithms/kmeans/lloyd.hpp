@@ -30,7 +30,7 @@ enum class Pruning : std::uint8_t {
   automatic,  ///< Yinyang from yinyang_min_k centres on; below, per iteration: Hamerly when few
               ///< points fail their bounds, else GEMM for all
   hamerly,    ///< Hamerly's bounds in every iteration after the first
-  yinyang,    ///< Yinyang's group bounds in every iteration after the first (a full scan first)
+  yinyang,    ///< Yinyang's group bounds in every iteration after the first
   none,       ///< GEMM distances to every centre in every iteration (plain Lloyd)
 };
 [[nodiscard]] std::string_view to_string(Pruning pruning);
@@ -48,7 +48,7 @@ inline constexpr std::uint64_t yinyang_min_k = 64;
 enum class AssignPath : std::uint8_t {
   gemm,     ///< scores to every centre by GEMM
   hamerly,  ///< Hamerly's bounds, distances only for the points they did not settle
-  yinyang,  ///< Yinyang's group bounds (the first such iteration of a run is a full scan)
+  yinyang,  ///< Yinyang's group bounds
 };
 
 /// The automatic rule: an iteration uses Hamerly's bounds when, after moving them by the centres'

@@ -53,10 +53,9 @@ struct Nearest {
   }
 };
 
-/// Rescans one row: every group whose lower bound does not clear `upper`, or all groups when
-/// `upper` is infinite. `own` is the row's current label and squared distance (label −1 when it
-/// has none). Sets the row's label, its upper bound and the scanned groups' lower bounds; returns
-/// the number of groups scanned.
+/// Rescans one row: every group whose lower bound does not clear `upper_bound`. `own` is the row's
+/// current label and its squared distance. Sets the row's label, its upper bound and the scanned
+/// groups' lower bounds; returns the number of groups scanned.
 class RowScanner {
  public:
   RowScanner(const GroupedCentres& grouped, double slack)
@@ -87,7 +86,7 @@ class RowScanner {
       }
       lower[g] = lower_bound_of(closest_other);
     }
-    if (own.label >= 0 && own.label != nearest.label) {
+    if (own.label != nearest.label) {
       // The old label's group may not have been scanned: its bound must now cover the old label.
       double& bound = lower[groups_.group_of(static_cast<std::uint64_t>(own.label))];
       bound = std::min(bound, lower_bound_of(own.squared));
@@ -226,17 +225,6 @@ std::vector<double> group_drift(const CentreDrift& drift, const CentreGroups& gr
     group = std::max(group, drift.drift[j]);
   }
   return largest;
-}
-
-void yinyang_reset(const linalg::RowBlockView& data, const GroupedCentres& grouped, std::span<std::int32_t> labels,
-                   std::span<double> upper, std::span<double> lower) {
-  const std::uint64_t groups = grouped.groups().count();
-  RowScanner scanner(grouped, bound_slack(data.columns));
-  for (std::uint64_t i = 0; i < data.local_rows; ++i) {
-    double* bounds = lower.data() + i * groups;
-    std::fill(bounds, bounds + groups, 0.0);
-    scanner.scan(data.row(i), Nearest{}, infinity, bounds, labels[i], upper[i]);
-  }
 }
 
 YinyangCounts yinyang_relabel(const linalg::RowBlockView& data, const CentreSet& centres,

@@ -4,8 +4,10 @@
 //
 // Owns: grouping the centres (a few Lloyd passes over the centres themselves, fixed for a run, so
 // the bounds keep their meaning), the distances from a point to one group's centres (the fixed
-// column-order sum of squared_distance, several vector blocks of centres at once), the full scan
-// that sets exact bounds, and the Yinyang step. Bounds carry bound_slack (assign.hpp) exactly as
+// column-order sum of squared_distance, several vector blocks of centres at once) and the Yinyang
+// step. The first bounds come from a GEMM pass (assign.hpp: nearest_by_gemm with GroupScores,
+// group_bounds_from_scores). Bounds are `upper`, one per row, and `lower`, one per row and group
+// (row after row): lower[i·G + g] <= the distance to every centre of group g other than the label. Bounds carry bound_slack (assign.hpp) exactly as
 // Hamerly's do, so rounding never lets a bound claim more than the arithmetic proved; exact ties
 // are never proved and go to a scan, which takes the lowest index. Does not own: when this runs and
 // what crosses ranks (algorithms/kmeans/lloyd.hpp).
@@ -92,13 +94,6 @@ void squared_distances_to_group(const double* x, const GroupedCentres& grouped, 
 
 /// The largest drift of any centre of each group: how far each group's lower bounds must drop.
 [[nodiscard]] std::vector<double> group_drift(const CentreDrift& drift, const CentreGroups& groups);
-
-/// Sets every row's label to its nearest centre (lowest index on ties) by all k distances, and
-/// its bounds exactly: `upper` one per row, `lower` groups().count() per row (row after row),
-/// lower[i·G + g] <= the distance to every centre of group g other than the label (+infinity for a
-/// group holding only the label).
-void yinyang_reset(const linalg::RowBlockView& data, const GroupedCentres& grouped, std::span<std::int32_t> labels,
-                   std::span<double> upper, std::span<double> lower);
 
 /// What one Yinyang step did on this rank.
 struct YinyangCounts {

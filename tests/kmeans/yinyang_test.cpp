@@ -1,8 +1,8 @@
 // Yinyang's kernels against brute force in long double: the grouping of centres (a partition,
 // deterministic, recovering well-separated clusters of centres; bad group ids rejected), the
 // distances to one group's centres (the same bits as squared_distance for every group size and
-// vector remainder), the group minima of the GEMM pass and the bounds made from them, the full scan,
-// and the Yinyang step through many moves of the centres: bounds stay valid for the moved centres,
+// vector remainder), the group minima of the GEMM pass and the bounds made from them, and the
+// Yinyang step through many moves of the centres: bounds stay valid for the moved centres,
 // labels stay the nearest centres, exact ties go to the lowest index, and a row's bits do not depend
 // on the rows beside it.
 #include <gtest/gtest.h>
@@ -178,6 +178,16 @@ TEST(Yinyang, GemmGroupScoresGiveValidBoundsAndTheSameLabels) {
     const GroupScores scores{groups.ids(), groups.count(), lower};
     nearest_by_gemm(data.view(), set, labels, upper, {}, workspace, &scores);
     nearest_by_gemm(data.view(), set, plain_labels, plain_best, {}, workspace);
+    // The group minima are the smallest scores of each group's other centres: their overall
+    // minimum is the second-smallest score.
+    std::vector<double> second(data.rows);
+    nearest_by_gemm(data.view(), set, plain_labels, {}, second, workspace);
+    for (std::uint64_t i = 0; i < data.rows; ++i) {
+      const auto row = std::span<const double>(lower).subspan(i * groups.count(), groups.count());
+      ASSERT_EQ(std::bit_cast<std::uint64_t>(*std::min_element(row.begin(), row.end())),
+                std::bit_cast<std::uint64_t>(second[i]))
+          << "row " << i;
+    }
     EXPECT_EQ(labels, plain_labels);  // the group minima change nothing else
     for (std::uint64_t i = 0; i < data.rows; ++i) {
       ASSERT_EQ(std::bit_cast<std::uint64_t>(upper[i]), std::bit_cast<std::uint64_t>(plain_best[i]));
@@ -206,7 +216,16 @@ TEST(Yinyang, GemmGroupScoresGiveValidBoundsAndTheSameLabels) {
   }
 }
 
-/// Runs a full scan, then Yinyang steps through shrinking random moves of the centres (some stay
+/// The first bounds as the driver sets them: a GEMM pass keeping each group's smallest score.
+void bounds_by_gemm(const Matrix& data, const CentreSet& set, const CentreGroups& groups,
+                    std::vector<std::int32_t>& labels, std::vector<double>& upper, std::vector<double>& lower) {
+  GemmWorkspace workspace;
+  const GroupScores scores{groups.ids(), groups.count(), lower};
+  nearest_by_gemm(data.view(), set, labels, upper, {}, workspace, &scores);
+  group_bounds_from_scores(row_squared_norms(data.view()), set, upper, lower, groups.count(), upper, lower);
+}
+
+/// Sets bounds by a GEMM pass, then runs Yinyang steps through shrinking random moves of the centres (some stay
 /// put), checking the bounds and labels after each.
 void run_yinyang_steps(const Matrix& data, std::uint64_t k, std::uint64_t group_count, std::uint64_t seed) {
   const std::uint64_t d = data.columns, n = data.rows;
@@ -214,10 +233,7 @@ void run_yinyang_steps(const Matrix& data, std::uint64_t k, std::uint64_t group_
   const auto groups = CentreGroups::cluster(centres, k, d, group_count);
   std::vector<std::int32_t> labels(n), next(n);
   std::vector<double> upper(n), lower(n * groups.count());
-  {
-    const CentreSet set(centres, k, d, true);
-    yinyang_reset(data.view(), GroupedCentres(set, groups), labels, upper, lower);
-  }
+  bounds_by_gemm(data, CentreSet(centres, k, d, true), groups, labels, upper, lower);
   expect_valid_bounds(data, centres, groups, labels, upper, lower);
   std::mt19937_64 rng(seed);
   std::normal_distribution<double> normal;
@@ -269,10 +285,10 @@ TEST(Yinyang, ExactTiesGoToTheLowestCentre) {
   const GroupedCentres grouped(set, groups);
   std::vector<std::int32_t> labels(1), next(1);
   std::vector<double> upper(1), lower(2);
-  yinyang_reset(data.view(), grouped, labels, upper, lower);
+  bounds_by_gemm(data, set, groups, labels, upper, lower);
   EXPECT_EQ(labels[0], 1);
   // A step that moves nothing: the tie is never proved by a bound, so the row is rescanned, and
-  // stays with the lower index.
+  // goes to the lower index even from the higher one.
   const auto drift = centre_drift(centres, centres, 4, 2);
   labels[0] = 3;  // as if an earlier step had put it on the higher index
   upper[0] = 0;
@@ -291,8 +307,7 @@ TEST(Yinyang, ARowsBitsDoNotDependOnTheRowsBesideIt) {
   const std::uint64_t g_count = groups.count();
   std::vector<std::int32_t> labels(n), next(n), split_next(n);
   std::vector<double> upper(n), lower(n * g_count);
-  const CentreSet start(centres, k, d, true);
-  yinyang_reset(data.view(), GroupedCentres(start, groups), labels, upper, lower);
+  bounds_by_gemm(data, CentreSet(centres, k, d, true), groups, labels, upper, lower);
   std::vector<double> moved = centres;
   for (std::uint64_t j = 0; j < moved.size(); ++j) moved[j] += 0.05 * std::sin(static_cast<double>(j));
   const auto drift = centre_drift(centres, moved, k, d);
