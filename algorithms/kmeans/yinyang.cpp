@@ -39,6 +39,41 @@ template <std::uint64_t Blocks>
   }
 }
 
+/// The smallest of `slots` values (a multiple of 4), in 4 lanes: min is exact, so any width gives
+/// the same value.
+double smallest_of(const double* values, std::uint64_t slots) {
+  double smallest[lanes] = {infinity, infinity, infinity, infinity};
+  for (std::uint64_t s = 0; s < slots; s += lanes) {
+#pragma GCC unroll 4
+    for (std::uint64_t lane = 0; lane < lanes; ++lane) smallest[lane] = std::min(smallest[lane], values[s + lane]);
+  }
+  return std::min(std::min(smallest[0], smallest[1]), std::min(smallest[2], smallest[3]));
+}
+
+/// Lowers one row's group bounds: bound·keep − drop, at least 0. Returns the smallest new bound.
+/// In 4 lanes (a vector under AVX2); min and max are exact, so the result is the same in any width.
+#if defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+double lower_group_bounds(double* __restrict bounds, const double* __restrict drops, std::uint64_t groups,
+                          double keep) {
+  double nearest[lanes] = {infinity, infinity, infinity, infinity};
+  std::uint64_t g = 0;
+  for (; g + lanes <= groups; g += lanes) {
+#pragma GCC unroll 4
+    for (std::uint64_t lane = 0; lane < lanes; ++lane) {
+      const double bound = std::max(0.0, bounds[g + lane] * keep - drops[g + lane]);
+      bounds[g + lane] = bound;
+      nearest[lane] = std::min(nearest[lane], bound);
+    }
+  }
+  for (; g < groups; ++g) {
+    bounds[g] = std::max(0.0, bounds[g] * keep - drops[g]);
+    nearest[0] = std::min(nearest[0], bounds[g]);
+  }
+  return std::min(std::min(nearest[0], nearest[1]), std::min(nearest[2], nearest[3]));
+}
+
 /// The nearest centre among those whose distances are known, lowest index on ties (the groups are
 /// visited in any order, so the index decides explicitly).
 struct Nearest {
@@ -66,23 +101,29 @@ class RowScanner {
   std::uint64_t scan(const double* x, Nearest own, double upper_bound, double* lower, std::int32_t& label,
                      double& upper) {
     scanned_.clear();
+    Nearest nearest = own;
     for (std::uint64_t g = 0; g < groups_.count(); ++g) {
       if (upper_bound < lower[g]) continue;  // every centre of g is provably farther than the label's
-      squared_distances_to_group(x, grouped_, g, distances_.data() + grouped_.first_slot(g));
-      scanned_.push_back(g);
-    }
-    Nearest nearest = own;
-    for (const std::uint64_t g : scanned_) {
+      double* distances = distances_.data() + grouped_.first_slot(g);
+      squared_distances_to_group(x, grouped_, g, distances);
       const auto members = groups_.members(g);
-      const double* distances = distances_.data() + grouped_.first_slot(g);
-      for (std::size_t m = 0; m < members.size(); ++m) nearest.offer(members[m], distances[m]);
+      std::fill(distances + members.size(), distances + grouped_.slots(g), infinity);  // the padding
+      // Members ascend, so the group's first slot holding its minimum is its lowest index there.
+      const double smallest = smallest_of(distances, grouped_.slots(g));
+      const auto first = static_cast<std::size_t>(std::find(distances, distances + members.size(), smallest) - distances);
+      nearest.offer(members[first], smallest);
+      scanned_.push_back({g, smallest});
     }
-    for (const std::uint64_t g : scanned_) {
-      const auto members = groups_.members(g);
-      const double* distances = distances_.data() + grouped_.first_slot(g);
-      double closest_other = infinity;
-      for (std::size_t m = 0; m < members.size(); ++m) {
-        if (members[m] != nearest.label) closest_other = std::min(closest_other, distances[m]);
+    const std::uint64_t label_group = groups_.group_of(static_cast<std::uint64_t>(nearest.label));
+    for (const auto& [g, smallest] : scanned_) {
+      double closest_other = smallest;
+      if (g == label_group) {  // only the label's group has to leave one centre out
+        const auto members = groups_.members(g);
+        const double* distances = distances_.data() + grouped_.first_slot(g);
+        closest_other = infinity;
+        for (std::size_t m = 0; m < members.size(); ++m) {
+          if (members[m] != nearest.label) closest_other = std::min(closest_other, distances[m]);
+        }
       }
       lower[g] = lower_bound_of(closest_other);
     }
@@ -105,7 +146,11 @@ class RowScanner {
   const CentreGroups& groups_;
   double slack_;
   std::vector<double> distances_;
-  std::vector<std::uint64_t> scanned_;
+  struct ScannedGroup {
+    std::uint64_t group;
+    double smallest;  ///< its smallest squared distance
+  };
+  std::vector<ScannedGroup> scanned_;
 };
 
 }  // namespace
@@ -254,16 +299,14 @@ YinyangCounts yinyang_relabel(const linalg::RowBlockView& data, const CentreSet&
       if (own != 0) upper[i] = (upper[i] + own) * (1 + slack);
       // lb·(1 − slack) − drop stays below the true lb − drift whatever the rounding, and an
       // infinite bound stays infinite (no ∞ − ∞).
-      double* bounds = lower.data() + i * groups;
-      double nearest_group = infinity;
-      for (std::uint64_t g = 0; g < groups; ++g) {
-        bounds[g] = std::max(0.0, bounds[g] * (1 - slack) - drop[g]);
-        nearest_group = std::min(nearest_group, bounds[g]);
-      }
+      const double nearest_group = lower_group_bounds(lower.data() + i * groups, drop.data(), groups, 1 - slack);
       const double proof = std::max(nearest_group, centres.half_gap(label));
       if (upper[i] < proof) continue;
       failing.push_back(i);
       proofs.push_back(proof);
+      // Its row is read next (tightening): start loading it now.
+      const auto* bytes = reinterpret_cast<const char*>(data.row(i));
+      for (std::uint64_t line = 0; line < data.columns * sizeof(double); line += 64) __builtin_prefetch(bytes + line);
     }
     counts.failing += failing.size();
     // 2. Tighten their upper bounds with one distance each, distance_pairs rows at once; 3. scan
