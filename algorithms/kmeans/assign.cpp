@@ -294,9 +294,10 @@ void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres,
           running.second = std::min(running.second, in_block.best);
         }
         if (group_count > 0) {
+          const std::uint64_t at = position * group_count;
           fold_group_scores(scores + position * stride, workspace.block_norms.data(), block,
-                            groups->group_of.data() + block_begin, workspace.group_smallest.data() + position * group_count,
-                            workspace.group_second.data() + position * group_count);
+                            groups->group_of.data() + block_begin, workspace.group_smallest.data() + at,
+                            workspace.group_second.data() + at);
         }
       }
     }
@@ -310,7 +311,8 @@ void nearest_by_gemm(const linalg::RowBlockView& data, const CentreSet& centres,
       const double* smallest = workspace.group_smallest.data() + position * group_count;
       double* out = groups->scores.data() + local * group_count;
       std::copy(smallest, smallest + group_count, out);
-      const auto own = static_cast<std::uint64_t>(groups->group_of[static_cast<std::uint64_t>(nearest[position].label)]);
+      const auto label = static_cast<std::uint64_t>(nearest[position].label);
+      const auto own = static_cast<std::uint64_t>(groups->group_of[label]);
       out[own] = workspace.group_second[position * group_count + own];
     }
   }

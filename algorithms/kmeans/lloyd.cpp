@@ -53,7 +53,8 @@ void check_snapshot_globals(const LloydSnapshot& snapshot, std::uint64_t k, std:
   }
   if (snapshot.centre_groups.empty()) return;
   if (snapshot.centre_groups.size() != k) {
-    throw std::invalid_argument(fmt::format("k-means: the snapshot has {} centre groups ids, not one per centre (k = {})",
+    throw std::invalid_argument(fmt::format("k-means: the snapshot has {} centre group ids, not one per centre "
+                                            "(k = {})",
                                             snapshot.centre_groups.size(), k));
   }
   try {
@@ -66,7 +67,8 @@ void check_snapshot_globals(const LloydSnapshot& snapshot, std::uint64_t k, std:
 /// Lower bounds per row a snapshot holds: one per centre group under Yinyang, else one.
 std::uint64_t lower_bounds_per_row(const LloydSnapshot& snapshot) {
   if (snapshot.centre_groups.empty()) return 1;
-  return static_cast<std::uint64_t>(*std::max_element(snapshot.centre_groups.begin(), snapshot.centre_groups.end())) + 1;
+  const auto& groups = snapshot.centre_groups;
+  return static_cast<std::uint64_t>(*std::max_element(groups.begin(), groups.end())) + 1;
 }
 
 /// Collective. Throws the same std::invalid_argument on every rank unless every rank's per-row
@@ -92,7 +94,8 @@ void check_snapshot_rows(const engine::Communicator& comm, const linalg::RowBloc
     const std::uint64_t bounds = snapshot.bounds_valid ? fit.rows : 0, per_row = lower_bounds_per_row(snapshot);
     if (fit.labels != fit.rows || fit.upper != bounds || fit.lower != bounds * per_row) {
       throw std::invalid_argument(fmt::format(
-          "k-means: the snapshot's rows do not fit rank {}: {} rows, {} labels, {} upper and {} lower bounds (bounds {})",
+          "k-means: the snapshot's rows do not fit rank {}: {} rows, {} labels, {} upper and {} lower bounds "
+          "(bounds {})",
           r, fit.rows, fit.labels, fit.upper, fit.lower,
           !snapshot.bounds_valid ? "not valid: none"
           : per_row == 1         ? "valid: one per row"
@@ -159,7 +162,7 @@ struct AssignmentFacts {
   std::uint64_t local_scanned_groups = 0;  ///< this rank (Yinyang)
 };
 
-/// Yinyang's assignment: a full scan that sets the bounds when they are not valid, else a
+/// Yinyang's assignment: a GEMM pass that sets the bounds when they are not valid, else a
 /// Yinyang step. Not collective (its counts travel with the update's sums).
 AssignmentFacts assign_by_yinyang(const linalg::RowBlockView& data, const CentreSet& centres, State& state) {
   AssignmentFacts facts;
@@ -439,7 +442,9 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
       for (std::uint64_t i = 0; i < sums.size(); ++i) sums[i] = sums_follow_labels ? sums[i] + exchange[i] : exchange[i];
       report.changed_labels = static_cast<std::uint64_t>(exchange[k * stride]);
       report.full_scans = static_cast<std::uint64_t>(exchange[k * stride + 1]);
-      if (facts.path == AssignPath::yinyang) report.failing_bounds = static_cast<std::uint64_t>(exchange[k * stride + 2]);
+      if (facts.path == AssignPath::yinyang) {
+        report.failing_bounds = static_cast<std::uint64_t>(exchange[k * stride + 2]);
+      }
       report.scanned_groups = static_cast<std::uint64_t>(exchange[k * stride + 3]);
       saved.labels.swap(state.next_labels);
       sums_follow_labels = true;

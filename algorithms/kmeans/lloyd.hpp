@@ -3,14 +3,15 @@
 //
 // Owns: the distributed driver. Each iteration assigns every local point to its nearest centre
 // (algorithms/kmeans/assign.hpp: GEMM tiles aligned to global rows, or Hamerly's bounds where
-// they pay; algorithms/kmeans/yinyang.hpp: group bounds for many centres), then one exact allreduce of per-cluster fixed-point sums and counts gives new
-// centres identical on every rank; after the first iteration only the points that changed
-// cluster are moved between the sums. Empty clusters are re-seeded as scikit-learn does. Iteration
-// count, convergence and the final re-assignment follow scikit-learn 1.2's
-// `_kmeans_single_lloyd`, so `iterations` is its `n_iter_`. A run can hand out a snapshot of its
-// state after every iteration and continue from one, on another number of ranks too, to the same
-// bits as an uninterrupted run (LloydSnapshot). Does not own: initial centres
-// (algorithms/kmeans/init.hpp), restarts and the k sweep (jobs/kmeans_command.cpp), files.
+// they pay; algorithms/kmeans/yinyang.hpp: group bounds for many centres), then one exact
+// allreduce of per-cluster fixed-point sums and counts gives new centres identical on every rank;
+// after the first iteration only the points that changed cluster are moved between the sums.
+// Empty clusters are re-seeded as scikit-learn does. Iteration count, convergence and the final
+// re-assignment follow scikit-learn 1.2's `_kmeans_single_lloyd`, so `iterations` is its `n_iter_`.
+// A run can hand out a snapshot of its state after every iteration and continue from one, on
+// another number of ranks too, to the same bits as an uninterrupted run (LloydSnapshot). Does not
+// own: initial centres (algorithms/kmeans/init.hpp), restarts and the k sweep
+// (jobs/kmeans_command.cpp), files.
 #pragma once
 
 #include <cstdint>

@@ -110,7 +110,8 @@ class RowScanner {
       std::fill(distances + members.size(), distances + grouped_.slots(g), infinity);  // the padding
       // Members ascend, so the group's first slot holding its minimum is its lowest index there.
       const double smallest = smallest_of(distances, grouped_.slots(g));
-      const auto first = static_cast<std::size_t>(std::find(distances, distances + members.size(), smallest) - distances);
+      const auto first =
+          static_cast<std::size_t>(std::find(distances, distances + members.size(), smallest) - distances);
       nearest.offer(members[first], smallest);
       scanned_.push_back({g, smallest});
     }

@@ -7,9 +7,10 @@
 // column-order sum of squared_distance, several vector blocks of centres at once) and the Yinyang
 // step. The first bounds come from a GEMM pass (assign.hpp: nearest_by_gemm with GroupScores,
 // group_bounds_from_scores). Bounds are `upper`, one per row, and `lower`, one per row and group
-// (row after row): lower[i·G + g] <= the distance to every centre of group g other than the label. Bounds carry bound_slack (assign.hpp) exactly as
-// Hamerly's do, so rounding never lets a bound claim more than the arithmetic proved; exact ties
-// are never proved and go to a scan, which takes the lowest index. Does not own: when this runs and
+// (row after row): lower[i·G + g] <= the distance to every centre of group g other than the
+// label. Bounds carry bound_slack (assign.hpp) exactly as Hamerly's do, so rounding never lets a
+// bound claim more than the arithmetic proved; exact ties are never proved and go to a scan, which
+// takes the lowest index. Does not own: when this runs and
 // what crosses ranks (algorithms/kmeans/lloyd.hpp).
 //
 // Every value here depends only on its row, the centres and the groups, never on the other rows,

@@ -153,7 +153,8 @@ def main():
                 many_fits[ranks] = fitted
         many_first = many_fits.get(args.ranks[0])
         for ranks, fitted in many_fits.items():
-            run.check(same_bytes(fitted[1], many_first[1]), f"k = 80: {ranks} ranks differ from {args.ranks[0]} in bytes")
+            run.check(same_bytes(fitted[1], many_first[1]),
+                      f"k = 80: {ranks} ranks differ from {args.ranks[0]} in bytes")
         if many_first:
             run.check(many_first[0]["pruning"]["yinyang_iterations"] > 0, "auto pruning never used Yinyang at k = 80")
             plain = run.fit("yinyang_plain", args.ranks[-1], spec, "--k", "80", "--init-centers", f"{data}:/C80",
@@ -248,7 +249,8 @@ def main():
         run.expect_error("tol", spec, "--tol must be a finite number >= 0", "--k", "2", "--tol", "-1")
         run.expect_error("max_iter", spec, "--max-iter must be >= 1", "--k", "2", "--max-iter", "0")
         run.expect_error("n_init", spec, "--n-init must be >= 1", "--k", "2", "--n-init", "0")
-        run.expect_error("pruning", spec, "--pruning must be auto, hamerly, yinyang or none", "--k", "2", "--pruning", "elkan")
+        run.expect_error("pruning", spec, "--pruning must be auto, hamerly, yinyang or none", "--k", "2",
+                         "--pruning", "elkan")
 
     if run.failures:
         print(f"{run.failures} check(s) failed")

@@ -277,7 +277,8 @@ TEST(LloydResume, YinyangGroupsUnderAutomaticPruning) {
     EXPECT_EQ(full.result.hamerly_iterations, 0u);
     const LloydSnapshot& last = full.snapshots.back();
     ASSERT_EQ(last.centre_groups.size(), 72u);
-    const auto groups = static_cast<std::size_t>(*std::max_element(last.centre_groups.begin(), last.centre_groups.end())) + 1;
+    const auto& ids = last.centre_groups;
+    const auto groups = static_cast<std::size_t>(*std::max_element(ids.begin(), ids.end())) + 1;
     EXPECT_GT(groups, 1u);
     EXPECT_EQ(last.lower_bounds.size(), last.labels.size() * groups);
   }

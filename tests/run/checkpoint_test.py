@@ -219,7 +219,8 @@ def main():
             if check(progress, "no K-means progress file at k = 64"):
                 with h5py.File(os.path.join(tmp, "yinyang", progress[-1])) as h5:
                     groups = h5["lloyd/centre_groups"][:]
-                    check(groups.shape == (64,) and h5["lloyd/lower_bounds"].shape == (len(h5["lloyd/labels"]), groups.max() + 1)
+                    bounds_shape = h5["lloyd/lower_bounds"].shape
+                    check(groups.shape == (64,) and bounds_shape == (len(h5["lloyd/labels"]), groups.max() + 1)
                           and groups.max() >= 1,
                           "the k = 64 progress file lacks the centre groups or the rows x groups lower bounds")
             done = run_omniseg(args, 3, "run", "--config", config64, "--output", os.path.join(tmp, "yinyang-resumed"),
