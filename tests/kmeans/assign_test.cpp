@@ -28,17 +28,8 @@ Matrix blobs(std::uint64_t n, std::uint64_t d, std::uint64_t k, std::uint64_t se
   return test_data::blobs(n, d, k, seed, 2, offset);
 }
 
-/// `k` rows of `data` (every `step`-th), perturbed a little, as centres.
-std::vector<double> centres_from(const Matrix& data, std::uint64_t k, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  std::vector<double> centres;
-  for (std::uint64_t j = 0; j < k; ++j) {
-    const double* row = data.row((j * 7919 + 13) % data.rows);
-    for (std::uint64_t col = 0; col < data.columns; ++col) centres.push_back(row[col] + 0.1 * normal(rng));
-  }
-  return centres;
-}
+using test_data::perturbed_rows_as_centres;
+using test_data::shrinking_move;
 
 long double exact_squared_distance(const double* x, const double* c, std::uint64_t d) {
   long double sum = 0;
@@ -78,7 +69,7 @@ TEST(SquaredDistance, MatchesLongDoubleAndTheAllCentresRoutineBitForBit) {
   for (const std::uint64_t d : {1, 3, 33}) {
     for (const std::uint64_t k : {1, 7, 8, 9, 130}) {
       const Matrix data = blobs(50, d, 4, d * 100 + k);
-      const auto centres = centres_from(data, k, k);
+      const auto centres = perturbed_rows_as_centres(data, k, k);
       const CentreSet set(centres, k, d, false);
       std::vector<double> all(set.padded_k());
       for (std::uint64_t i = 0; i < data.rows; ++i) {
@@ -141,7 +132,7 @@ TEST(NearestInRow, EveryKernelMatchesASequentialScanBitForBit) {
 
 TEST(CentreSet, HalfGapsAreSafeLowerBoundsOfHalfTheNearestCentreDistance) {
   const Matrix data = blobs(100, 6, 5, 3);
-  const auto centres = centres_from(data, 40, 4);
+  const auto centres = perturbed_rows_as_centres(data, 40, 4);
   const CentreSet set(centres, 40, 6, true);
   for (std::uint64_t a = 0; a < 40; ++a) {
     long double nearest = std::numeric_limits<long double>::infinity();
@@ -159,7 +150,7 @@ TEST(NearestByGemm, MatchesBruteForceForManyShapes) {
   for (const std::uint64_t d : {1, 5, 40}) {
     for (const std::uint64_t k : {1, 3, 16, 130, 300}) {  // 130 and 300: several centre blocks
       const Matrix data = blobs(700, d, 6, d * 1000 + k);
-      const auto centres = centres_from(data, k, k + 1);
+      const auto centres = perturbed_rows_as_centres(data, k, k + 1);
       const CentreSet set(centres, k, d, false);
       std::vector<std::int32_t> labels(data.rows);
       std::vector<double> best(data.rows), second(data.rows);
@@ -214,7 +205,7 @@ TEST(NearestByGemm, AGlobalRowGetsTheSameBitsUnderEverySplit) {
   for (const std::uint64_t d : {3, 37}) {
     const std::uint64_t n = 3 * tile_rows + 41;
     const Matrix data = blobs(n, d, 5, 77 + d);
-    const auto centres = centres_from(data, 150, 5);  // two centre blocks
+    const auto centres = perturbed_rows_as_centres(data, 150, 5);  // two centre blocks
     const CentreSet set(centres, 150, d, false);
     std::vector<std::int32_t> whole_labels(n);
     std::vector<double> whole_second(n);
@@ -247,7 +238,7 @@ TEST(NearestByGemm, AGlobalRowGetsTheSameBitsUnderEverySplit) {
 TEST(NearestByGemm, ARowsBitsDoNotDependOnItsTileMates) {
   const std::uint64_t d = 19, n = 2 * tile_rows;
   const Matrix data = blobs(n, d, 4, 5);
-  const auto centres = centres_from(data, 20, 6);
+  const auto centres = perturbed_rows_as_centres(data, 20, 6);
   const CentreSet set(centres, 20, d, false);
   std::vector<std::int32_t> labels(n);
   std::vector<double> second(n);
@@ -286,7 +277,7 @@ void expect_valid_bounds(const Matrix& data, const std::vector<double>& centres,
 
 void run_hamerly_steps(const Matrix& data, std::uint64_t k, std::uint64_t seed) {
   const std::uint64_t d = data.columns, n = data.rows;
-  std::vector<double> centres = centres_from(data, k, seed);
+  std::vector<double> centres = perturbed_rows_as_centres(data, k, seed);
   std::vector<std::int32_t> labels(n), next(n);
   std::vector<double> upper(n), lower(n);
   GemmWorkspace workspace;
@@ -297,16 +288,9 @@ void run_hamerly_steps(const Matrix& data, std::uint64_t k, std::uint64_t seed) 
   }
   expect_valid_bounds(data, centres, labels, upper, lower);
   std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
   std::uint64_t failing_total = 0;
   for (int step = 0; step < 12; ++step) {
-    std::vector<double> moved = centres;
-    // Shrinking moves, as Lloyd's; some centres stay put.
-    const double size = 2.0 / (1 << step) / std::sqrt(static_cast<double>(d));
-    for (std::uint64_t j = 0; j < k; ++j) {
-      if (j % 3 == 1) continue;
-      for (std::uint64_t col = 0; col < d; ++col) moved[j * d + col] += size * normal(rng);
-    }
+    const std::vector<double> moved = shrinking_move(centres, d, step, rng);  // some centres stay put
     const auto drift = centre_drift(centres, moved, k, d);
     const CentreSet set(moved, k, d, true);
     const std::uint64_t failing = widen_bounds(labels, drift, set, upper, lower);

@@ -3,6 +3,7 @@
 // centres picked from the rows.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <span>
@@ -50,6 +51,32 @@ inline std::vector<double> rows_as_centres(const Matrix& x, std::uint64_t k, std
     centres.insert(centres.end(), row, row + x.columns);
   }
   return centres;
+}
+
+/// `k` rows of `data` (every 7919th, wrapping around), perturbed by 0.1 · N(0, 1), as centres.
+inline std::vector<double> perturbed_rows_as_centres(const Matrix& data, std::uint64_t k, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::vector<double> centres;
+  for (std::uint64_t j = 0; j < k; ++j) {
+    const double* row = data.row((j * 7919 + 13) % data.rows);
+    for (std::uint64_t col = 0; col < data.columns; ++col) centres.push_back(row[col] + 0.1 * normal(rng));
+  }
+  return centres;
+}
+
+/// The centres after move `step` (0, 1, ...) of a random walk that shrinks as Lloyd's moves do:
+/// every centre but each third moves by N(0, (2 / 2^step)² / d) in every column.
+inline std::vector<double> shrinking_move(const std::vector<double>& centres, std::uint64_t d, int step,
+                                          std::mt19937_64& rng) {
+  std::normal_distribution<double> normal;
+  std::vector<double> moved = centres;
+  const double size = 2.0 / (1 << step) / std::sqrt(static_cast<double>(d));
+  for (std::uint64_t j = 0; j < centres.size() / d; ++j) {
+    if (j % 3 == 1) continue;
+    for (std::uint64_t col = 0; col < d; ++col) moved[j * d + col] += size * normal(rng);
+  }
+  return moved;
 }
 
 /// Lloyd options with the limits a test varies; the rest default.

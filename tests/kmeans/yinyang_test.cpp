@@ -35,17 +35,8 @@ long double exact_distance(const double* x, const double* c, std::uint64_t d) {
   return std::sqrt(sum);
 }
 
-/// `k` rows of `data` (spread over it), perturbed a little, as centres.
-std::vector<double> centres_from(const Matrix& data, std::uint64_t k, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
-  std::vector<double> centres;
-  for (std::uint64_t j = 0; j < k; ++j) {
-    const double* row = data.row((j * 7919 + 13) % data.rows);
-    for (std::uint64_t col = 0; col < data.columns; ++col) centres.push_back(row[col] + 0.1 * normal(rng));
-  }
-  return centres;
-}
+using test_data::perturbed_rows_as_centres;
+using test_data::shrinking_move;
 
 /// Every centre in exactly one group, members ascending and matching group_of.
 void expect_partition(const CentreGroups& groups, std::uint64_t k) {
@@ -66,7 +57,7 @@ void expect_partition(const CentreGroups& groups, std::uint64_t k) {
 TEST(CentreGroups, ClusteringIsADeterministicPartition) {
   const Matrix data = test_data::blobs(500, 6, 5, 3);
   for (const std::uint64_t k : {1u, 2u, 7u, 40u, 130u}) {
-    const auto centres = centres_from(data, k, k);
+    const auto centres = perturbed_rows_as_centres(data, k, k);
     for (const std::uint64_t count : {1u, 3u, 8u, 200u}) {
       const auto groups = CentreGroups::cluster(centres, k, 6, count);
       expect_partition(groups, k);
@@ -109,7 +100,7 @@ TEST(Yinyang, GroupDistancesAreTheBitsOfSquaredDistance) {
     std::mt19937_64 rng(d);
     std::shuffle(ids.begin(), ids.end(), rng);  // members scattered over the centre indices
     const std::uint64_t k = ids.size();
-    const auto values = centres_from(data, k, d + 1);
+    const auto values = perturbed_rows_as_centres(data, k, d + 1);
     const CentreSet set(values, k, d, false);
     const CentreGroups groups(ids);
     const GroupedCentres grouped(set, groups);
@@ -169,7 +160,7 @@ TEST(Yinyang, GemmGroupScoresGiveValidBoundsAndTheSameLabels) {
   for (const double offset : {0.0, 1e7}) {  // far from the origin the GEMM scores cancel
     const Matrix data = test_data::blobs(700, 7, 6, 5, 2, offset);
     const std::uint64_t k = 150, d = 7;  // two centre blocks of the GEMM
-    const auto centres = centres_from(data, k, 6);
+    const auto centres = perturbed_rows_as_centres(data, k, 6);
     const CentreSet set(centres, k, d, true);
     const auto groups = CentreGroups::cluster(centres, k, d, 9);
     std::vector<std::int32_t> labels(data.rows), plain_labels(data.rows);
@@ -225,26 +216,20 @@ void bounds_by_gemm(const Matrix& data, const CentreSet& set, const CentreGroups
   group_bounds_from_scores(row_squared_norms(data.view()), set, upper, lower, groups.count(), upper, lower);
 }
 
-/// Sets bounds by a GEMM pass, then runs Yinyang steps through shrinking random moves of the centres (some stay
-/// put), checking the bounds and labels after each.
+/// Sets bounds by a GEMM pass, then runs Yinyang steps through shrinking random moves of the
+/// centres (some stay put), checking the bounds and labels after each.
 void run_yinyang_steps(const Matrix& data, std::uint64_t k, std::uint64_t group_count, std::uint64_t seed) {
   const std::uint64_t d = data.columns, n = data.rows;
-  std::vector<double> centres = centres_from(data, k, seed);
+  std::vector<double> centres = perturbed_rows_as_centres(data, k, seed);
   const auto groups = CentreGroups::cluster(centres, k, d, group_count);
   std::vector<std::int32_t> labels(n), next(n);
   std::vector<double> upper(n), lower(n * groups.count());
   bounds_by_gemm(data, CentreSet(centres, k, d, true), groups, labels, upper, lower);
   expect_valid_bounds(data, centres, groups, labels, upper, lower);
   std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal;
   std::uint64_t failing_total = 0;
   for (int step = 0; step < 12; ++step) {
-    std::vector<double> moved = centres;
-    const double size = 2.0 / (1 << step) / std::sqrt(static_cast<double>(d));
-    for (std::uint64_t j = 0; j < k; ++j) {
-      if (j % 3 == 1) continue;
-      for (std::uint64_t col = 0; col < d; ++col) moved[j * d + col] += size * normal(rng);
-    }
+    const std::vector<double> moved = shrinking_move(centres, d, step, rng);
     const auto drift = centre_drift(centres, moved, k, d);
     const CentreSet set(moved, k, d, true);
     const GroupedCentres grouped(set, groups);
@@ -302,7 +287,7 @@ TEST(Yinyang, ExactTiesGoToTheLowestCentre) {
 TEST(Yinyang, ARowsBitsDoNotDependOnTheRowsBesideIt) {
   const Matrix data = test_data::blobs(900, 5, 6, 31, 2);
   const std::uint64_t k = 50, d = 5, n = data.rows;
-  auto centres = centres_from(data, k, 8);
+  auto centres = perturbed_rows_as_centres(data, k, 8);
   const auto groups = CentreGroups::cluster(centres, k, d, 4);
   const std::uint64_t g_count = groups.count();
   std::vector<std::int32_t> labels(n), next(n), split_next(n);
