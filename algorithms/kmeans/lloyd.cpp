@@ -370,7 +370,7 @@ LloydResult lloyd(const engine::Communicator& comm, const linalg::RowBlockView& 
   }
   if (yinyang) {
     if (saved.centre_groups.empty()) {
-      state.groups.emplace(CentreGroups::cluster(saved.centres, k, d, yinyang_group_count(k)));
+      state.groups.emplace(CentreGroups::cluster(saved.centres, k, d, yinyang_group_count(k, d)));
       saved.centre_groups.assign(state.groups->ids().begin(), state.groups->ids().end());
     } else {
       state.groups.emplace(saved.centre_groups);

@@ -156,7 +156,9 @@ class RowScanner {
 
 }  // namespace
 
-std::uint64_t yinyang_group_count(std::uint64_t k) { return std::clamp<std::uint64_t>((k + 15) / 16, 1, 64); }
+std::uint64_t yinyang_group_count(std::uint64_t k, std::uint64_t d) {
+  return std::clamp<std::uint64_t>((k + 15) / 16, 1, std::min<std::uint64_t>(64, std::max<std::uint64_t>(d, 4)));
+}
 
 CentreGroups CentreGroups::cluster(std::span<const double> centres, std::uint64_t k, std::uint64_t d,
                                    std::uint64_t count) {

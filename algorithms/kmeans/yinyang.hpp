@@ -26,10 +26,11 @@
 
 namespace omniseg::kmeans {
 
-/// Groups for k centres: one per 16 centres, at most 64, so the per-point lower bounds cost at most
-/// 512 bytes a row. Ding et al. take k/10; on 1,000,000 × 32 blobs with k = 256, groups of 16
-/// iterate 8 % faster than groups of 8 (fewer bounds to move, about as many distances).
-[[nodiscard]] std::uint64_t yinyang_group_count(std::uint64_t k);
+/// Groups for k centres of d columns: one per 16 centres, at most 64 and at most max(d, 4), so the
+/// per-point lower bounds never take much more memory than the point itself (at most 512 bytes a
+/// row). Ding et al. take k/10; on 1,000,000 × 32 blobs with k = 256, groups of 16 iterate 8 %
+/// faster than groups of 8 (fewer bounds to move, about as many distances).
+[[nodiscard]] std::uint64_t yinyang_group_count(std::uint64_t k, std::uint64_t d);
 
 /// A partition of the k centres into groups. The bounds of a run refer to it, so it is fixed for
 /// the run (and kept in snapshots).

@@ -81,6 +81,16 @@ TEST(CentreGroups, WellSeparatedClustersOfCentresBecomeTheGroups) {
   for (std::uint64_t j = 0; j < k; ++j) EXPECT_EQ(groups.group_of(j), groups.group_of(j % 4)) << "centre " << j;
 }
 
+TEST(CentreGroups, CountGrowsWithKAndStaysWithinTheRowsMemory) {
+  EXPECT_EQ(yinyang_group_count(1, 32), 1u);
+  EXPECT_EQ(yinyang_group_count(16, 32), 1u);
+  EXPECT_EQ(yinyang_group_count(17, 32), 2u);
+  EXPECT_EQ(yinyang_group_count(256, 32), 16u);
+  EXPECT_EQ(yinyang_group_count(1024, 32), 32u);   // at most d bounds a row
+  EXPECT_EQ(yinyang_group_count(4096, 128), 64u);  // and never more than 64
+  EXPECT_EQ(yinyang_group_count(256, 2), 4u);      // small d: still 4 groups
+}
+
 TEST(CentreGroups, RejectsIdsThatAreNotAPartition) {
   EXPECT_THROW(CentreGroups(std::vector<std::int32_t>{}), std::invalid_argument);
   EXPECT_THROW(CentreGroups(std::vector<std::int32_t>{0, -1, 1}), std::invalid_argument);
