@@ -520,10 +520,9 @@ void JobCheckpoints::save_kmeans_progress(const KmeansFitState& state, const kme
          if (!lloyd.centre_groups.empty()) io::write_verified_root(file, "/lloyd/centre_groups", lloyd.centre_groups);
          if (lloyd.bounds_valid) {
            // Yinyang keeps one lower bound per centre group and row: a rows × groups dataset.
-           const std::uint64_t lower_per_row =
-               lloyd.lower_bounds.size() / std::max<std::size_t>(1, lloyd.labels.size());
            io::write_verified_rows(file, "/lloyd/upper_bounds", lloyd.upper_bounds, 1);
-           io::write_verified_rows(file, "/lloyd/lower_bounds", lloyd.lower_bounds, lower_per_row);
+           io::write_verified_rows(file, "/lloyd/lower_bounds", lloyd.lower_bounds,
+                                   kmeans::lower_bounds_per_row(lloyd));
          }
        });
   // The newest two are kept: if the newest is damaged, the one before it still resumes.

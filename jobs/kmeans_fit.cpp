@@ -12,22 +12,28 @@ namespace {
 std::string iteration_line(std::uint64_t k, std::uint64_t restart, kmeans::Pruning pruning,
                            const kmeans::IterationReport& report) {
   using kmeans::AssignPath;
+  const bool with_bounds = pruning != kmeans::Pruning::none && report.iteration > 1;
+  std::string_view path;
   std::string bounds;
-  if (pruning != kmeans::Pruning::none && report.iteration > 1) {
-    switch (report.path) {
-      case AssignPath::gemm: bounds = fmt::format(" ({} bounds failed)", report.failing_bounds); break;
-      case AssignPath::hamerly:
+  switch (report.path) {
+    case AssignPath::gemm:
+      path = "gemm";
+      if (with_bounds) bounds = fmt::format(" ({} bounds failed)", report.failing_bounds);
+      break;
+    case AssignPath::hamerly:
+      path = "hamerly";
+      if (with_bounds) {
         bounds = fmt::format(" ({} bounds failed, {} full scans)", report.failing_bounds, report.full_scans);
-        break;
-      case AssignPath::yinyang:
+      }
+      break;
+    case AssignPath::yinyang:
+      path = "yinyang";
+      if (with_bounds) {
         bounds = fmt::format(" ({} bounds failed, {} points scanned {} groups)", report.failing_bounds,
                              report.full_scans, report.scanned_groups);
-        break;
-    }
+      }
+      break;
   }
-  const std::string_view path = report.path == AssignPath::gemm      ? "gemm"
-                                : report.path == AssignPath::hamerly ? "hamerly"
-                                                                     : "yinyang";
   return fmt::format("kmeans: k {} run {} iteration {}: shift {:.3g}, {} labels changed, {}{}{}, {:.3f} s", k,
                      restart + 1, report.iteration, report.largest_shift, report.changed_labels,
                      path, bounds,

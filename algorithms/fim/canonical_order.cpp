@@ -47,6 +47,17 @@ void SizeBins::release(std::size_t k) {
   if (k < bins_.size()) bins_[k] = {};
 }
 
+void SizeBins::replace(RowBlock&& block) {
+  if (bins_.size() <= block.k) bins_.resize(block.k + 1);
+  bins_[block.k].clear();
+  bins_[block.k].push_back(std::move(block));
+}
+
+RowSorter::RowSorter(ItemPosition universe)
+    : universe_(universe),
+      bits_(static_cast<unsigned>(std::bit_width(std::max<ItemPosition>(universe - 1, 1)))),
+      items_per_key_(128 / bits_) {}
+
 const RowBlock& RowSorter::sort(std::span<const RowBlock> blocks) {
   const std::size_t k = blocks.empty() ? 0 : blocks.front().k;
   if (k == 0) {  // all empty sets: nothing to order
@@ -73,8 +84,6 @@ const RowBlock& RowSorter::sort(std::span<const RowBlock> blocks) {
 /// Sorts rows [begin, end) of sorted_, which share their first item, by the items after it.
 void RowSorter::sort_run(std::size_t begin, std::size_t end) {
   const std::size_t k = sorted_.k, rows = end - begin;
-  bits_ = static_cast<unsigned>(std::bit_width(std::max<ItemPosition>(universe_ - 1, 1)));
-  items_per_key_ = 128 / bits_;
   run_ = sorted_.items.data() + begin * k;
   keys_.resize(rows);
   for (std::size_t r = 0; r < rows; ++r) keys_[r].row = static_cast<std::uint32_t>(r);

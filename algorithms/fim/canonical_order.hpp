@@ -72,6 +72,8 @@ class SizeBins {
   [[nodiscard]] std::uint64_t itemsets() const;
   /// Frees the rows of size k (callers that consume sizes in turn keep the peak down).
   void release(std::size_t k);
+  /// Replaces the rows of size block.k by `block`.
+  void replace(RowBlock&& block);
 
  private:
   std::vector<std::vector<RowBlock>> bins_;  // bins_[k]: the blocks of size k
@@ -81,7 +83,7 @@ class SizeBins {
 /// size reuses memory instead of faulting in fresh pages.
 class RowSorter {
  public:
-  explicit RowSorter(ItemPosition universe) : universe_(universe) {}
+  explicit RowSorter(ItemPosition universe);
 
   /// The rows of `blocks` (all of one size) in lexicographic order; stable (among equal rows, the
   /// earlier block and row first). Valid until the next call.
@@ -105,8 +107,8 @@ class RowSorter {
   std::vector<PackedKey> keys_, scattered_keys_;
   std::vector<ItemPosition> run_items_;
   std::vector<std::uint64_t> run_support_;
-  unsigned bits_ = 0;                  // bits per item in a key
-  std::size_t items_per_key_ = 0;      // items in a full window
+  unsigned bits_;                       // bits per item in a key
+  std::size_t items_per_key_;          // items in a full window
   const ItemPosition* run_ = nullptr;  // the rows being sorted
 };
 

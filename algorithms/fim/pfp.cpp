@@ -345,10 +345,10 @@ BucketPlan plan_buckets(const Communicator& comm, const SizeBins& bins, ItemPosi
 }
 
 /// Sends every rank's binned itemsets to the owners of their (size, first item) buckets, one size
-/// per round so only one size's rows are in flight at once; returns what this rank received, by size.
-std::vector<RowBlock> exchange_by_owner(const Communicator& comm, SizeBins& bins, const BucketPlan& plan,
-                                        std::size_t size_limit, ItemPosition universe) {
-  std::vector<RowBlock> received(size_limit);
+/// per round so only one size's rows are in flight at once; `bins` then holds, for each size, the
+/// rows this rank received.
+void exchange_by_owner(const Communicator& comm, SizeBins& bins, const BucketPlan& plan, std::size_t size_limit,
+                       ItemPosition universe) {
   std::vector<int> owner_of_first(universe, 0);
   std::vector<std::uint64_t> rows_to(static_cast<std::size_t>(comm.size())), items_to(rows_to.size());
   RowBlock send;  // its capacity is reused round after round
@@ -361,10 +361,9 @@ std::vector<RowBlock> exchange_by_owner(const Communicator& comm, SizeBins& bins
                rows_to, send);
     bins.release(k);
     for (std::size_t r = 0; r < rows_to.size(); ++r) items_to[r] = rows_to[r] * k;
-    received[k] = {.k = k, .items = comm.alltoallv(send.items, items_to).data,
-                   .support = comm.alltoallv(send.support, rows_to).data};
+    bins.replace({.k = k, .items = comm.alltoallv(send.items, items_to).data,
+                  .support = comm.alltoallv(send.support, rows_to).data});
   }
-  return received;
 }
 
 /// This rank's block of the canonical list from every rank's binned itemsets: with several ranks,
@@ -380,21 +379,15 @@ ItemsetList<ItemId> canonical_block(const Communicator& comm, SizeBins& bins, co
     items += plan.buckets[b].count * plan.buckets[b].size;
   }
   const std::size_t size_limit = plan.buckets.empty() ? 0 : plan.buckets.back().size + 1;
-  std::vector<RowBlock> received;
-  if (comm.size() > 1) received = exchange_by_owner(comm, bins, plan, size_limit, universe);
+  if (comm.size() > 1) exchange_by_owner(comm, bins, plan, size_limit, universe);
   ItemsetList<ItemId> block;  // exact capacity: no reallocation of a list of many millions
   block.sets.offsets.reserve(rows + 1);
   block.sets.items.reserve(items);
   block.support.reserve(rows);
   RowSorter sorter(universe);
   for (std::size_t k = 1; k < size_limit; ++k) {
-    if (comm.size() == 1) {
-      append_as_ids(sorter.sort(bins.blocks(k)), ids, block);
-      bins.release(k);
-    } else {
-      append_as_ids(sorter.sort({&received[k], 1}), ids, block);
-      received[k] = {};
-    }
+    append_as_ids(sorter.sort(bins.blocks(k)), ids, block);
+    bins.release(k);
   }
   return block;
 }

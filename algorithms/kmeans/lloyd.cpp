@@ -64,13 +64,6 @@ void check_snapshot_globals(const LloydSnapshot& snapshot, std::uint64_t k, std:
   }
 }
 
-/// Lower bounds per row a snapshot holds: one per centre group under Yinyang, else one.
-std::uint64_t lower_bounds_per_row(const LloydSnapshot& snapshot) {
-  if (snapshot.centre_groups.empty()) return 1;
-  const auto& groups = snapshot.centre_groups;
-  return static_cast<std::uint64_t>(*std::max_element(groups.begin(), groups.end())) + 1;
-}
-
 /// Collective. Throws the same std::invalid_argument on every rank unless every rank's per-row
 /// members of `snapshot` fit its rows: one rank's mismatch must not leave the others waiting.
 void check_snapshot_rows(const engine::Communicator& comm, const linalg::RowBlockView& data,
@@ -333,6 +326,12 @@ std::string_view to_string(Pruning pruning) {
     case Pruning::none: return "none";
   }
   return "?";
+}
+
+std::uint64_t lower_bounds_per_row(const LloydSnapshot& snapshot) {
+  if (snapshot.centre_groups.empty()) return 1;
+  const auto& groups = snapshot.centre_groups;
+  return static_cast<std::uint64_t>(*std::max_element(groups.begin(), groups.end())) + 1;
 }
 
 bool uses_yinyang(Pruning pruning, std::uint64_t k) {

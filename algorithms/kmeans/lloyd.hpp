@@ -117,6 +117,10 @@ struct LloydSnapshot {
   std::vector<double> upper_bounds, lower_bounds;
 };
 
+/// Lower bounds per row `snapshot` holds: one per centre group under Yinyang, else one. Global (from
+/// the centre groups), so the same on every rank, also on one without rows.
+[[nodiscard]] std::uint64_t lower_bounds_per_row(const LloydSnapshot& snapshot);
+
 struct LloydOptions {
   std::uint64_t max_iterations = 300;  ///< >= 1
   /// Stop when the largest centre shift (Euclidean, absolute) is at most this (>= 0). Independently,
